@@ -1,0 +1,319 @@
+"""The HarvestJob custom resource's contract: property names, service limits and their validation.
+
+One place for the rules, used twice: by the construct at synth time (unresolved tokens skipped) and by the
+Lambda handler at deploy time (on the raw properties CloudFormation sends, where every scalar is a string).
+Standard library only: the handler asset ships this file as ``mediapackage_harvest/spec.py``.
+Limits come from the botocore ``mediapackagev2`` 2022-12-25 model unless a comment says otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+RESOURCE_TYPE = "Custom::MediaPackageV2HarvestJob"
+
+# Resource properties (CreateHarvestJob's own names, plus the lifecycle options).
+CHANNEL_GROUP = "ChannelGroupName"
+CHANNEL = "ChannelName"
+ORIGIN_ENDPOINT = "OriginEndpointName"
+JOB_NAME = "HarvestJobName"
+MANIFESTS = "HarvestedManifests"
+SCHEDULE = "ScheduleConfiguration"
+DESTINATION = "Destination"
+DESCRIPTION = "Description"
+TAGS = "Tags"
+WAIT_FOR_COMPLETION = "WaitForCompletion"
+TIMEOUT = "Timeout"  # seconds; the same value as the custom resource's ServiceTimeout
+
+MANIFEST_KINDS = ("HlsManifests", "DashManifests", "LowLatencyHlsManifests")
+
+# Properties that do not describe the job itself: changing only these never replaces it.
+LIFECYCLE_PROPERTIES = frozenset({"ServiceToken", "ServiceTimeout", WAIT_FOR_COMPLETION, TIMEOUT, TAGS})
+
+# Attributes the resource returns (Fn::GetAtt names).
+ATTRIBUTES = ("Arn", "ETag", "Status", "HarvestJobName", "CreatedAt", "ModifiedAt")
+
+# Environment of the handler function.
+POLL_RULE_PREFIX_ENV = "HARVEST_POLL_RULE_PREFIX"
+
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
+NAME_MAX = 256
+DESCRIPTION_MAX = 1024
+DESTINATION_PATH_MAX = 1024
+BUCKET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3 bucket naming rules
+MAX_WINDOW = timedelta(hours=24)
+TIMEOUT_MIN_SECONDS = 60  # the handler needs a minute to cancel the job and answer before CloudFormation gives up
+TIMEOUT_MAX_SECONDS = 3600  # CloudFormation's ServiceTimeout ceiling
+# AWS tagging limits (the MediaPackage v2 model leaves the tag map unconstrained).
+TAGS_MAX = 50
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+TAG_PATTERN = re.compile(r"[\w\s.:/=+\-@]*")
+# The job ARN appears twice in the CloudFormation response (PhysicalResourceId and Data.Arn), which must stay
+# under 4096 bytes with the stack id, logical id, ETag and Reason beside it; 800 leaves room for all of them.
+NAMES_TOTAL_MAX = 800
+# A derived HarvestJobName is at most this long; used for the combined-length rule when no name is given.
+DERIVED_NAME_MAX = 64
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: ``field`` is the property path, ``rule`` says what the value must be."""
+
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.rule}"
+
+
+class InvalidProperties(ValueError):
+    """Raised for a property set that breaks one or more rules; the message lists each field and rule."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        self.violations = list(violations)
+        super().__init__("; ".join(str(v) for v in self.violations))
+
+
+def never_unresolved(_value: object) -> bool:
+    """Deploy time: every value is concrete."""
+    return False
+
+
+def validate(props: Mapping[str, Any], is_unresolved: Callable[[object], bool] = never_unresolved) -> list[Violation]:
+    """Every rule a v2 harvest job's properties break, in property order; empty when they are valid."""
+    check = _Checker(is_unresolved)
+    for field in (CHANNEL_GROUP, CHANNEL, ORIGIN_ENDPOINT):
+        check.name(field, props.get(field), required=True)
+    check.name(JOB_NAME, props.get(JOB_NAME), required=False)
+    check.manifests(props.get(MANIFESTS))
+    check.schedule(props.get(SCHEDULE))
+    check.destination(props.get(DESTINATION))
+    check.text(DESCRIPTION, props.get(DESCRIPTION), DESCRIPTION_MAX)
+    check.tags(props.get(TAGS))
+    check.boolean(WAIT_FOR_COMPLETION, props.get(WAIT_FOR_COMPLETION))
+    check.timeout(props.get(TIMEOUT))
+    check.names_total(props)
+    return check.violations
+
+
+def require_valid(props: Mapping[str, Any], is_unresolved: Callable[[object], bool] = never_unresolved) -> None:
+    """Raise :class:`InvalidProperties` when ``validate`` finds anything."""
+    violations = validate(props, is_unresolved)
+    if violations:
+        raise InvalidProperties(violations)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An ISO-8601 timestamp with a UTC offset (``Z`` accepted); ValueError otherwise."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    if parsed.tzinfo is None:
+        raise ValueError("no UTC offset")
+    return parsed
+
+
+def parse_bool(value: object) -> bool:
+    """CloudFormation sends booleans as the strings "true" / "false"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+class _Checker:
+    """Collects violations; each method checks one kind of field and skips unresolved tokens."""
+
+    def __init__(self, is_unresolved: Callable[[object], bool]) -> None:
+        self.is_unresolved = is_unresolved
+        self.violations: list[Violation] = []
+
+    def fail(self, field: str, rule: str) -> None:
+        self.violations.append(Violation(field, rule))
+
+    def skip(self, value: object) -> bool:
+        return self.is_unresolved(value)
+
+    def string(self, field: str, value: object, *, required: bool) -> str | None:
+        """The value when it is a concrete string; None (after recording any violation) otherwise."""
+        if value is None:
+            if required:
+                self.fail(field, "is required")
+            return None
+        if self.skip(value):
+            return None
+        if not isinstance(value, str):
+            self.fail(field, f"must be a string, got {type(value).__name__}")
+            return None
+        return value
+
+    def name(self, field: str, value: object, *, required: bool) -> None:
+        text = self.string(field, value, required=required)
+        if text is None:
+            return
+        if not 1 <= len(text) <= NAME_MAX:
+            self.fail(field, f"must be 1 to {NAME_MAX} characters long, got {len(text)}")
+        elif not NAME_PATTERN.fullmatch(text):
+            self.fail(field, f"must match {NAME_PATTERN.pattern} (letters, digits, '-' and '_'), got {text!r}")
+
+    def text(self, field: str, value: object, maximum: int) -> None:
+        text = self.string(field, value, required=False)
+        if text is not None and len(text) > maximum:
+            self.fail(field, f"must be at most {maximum} characters long, got {len(text)}")
+
+    def manifests(self, value: object) -> None:
+        if value is None:
+            self.fail(MANIFESTS, "is required: name at least one HLS, DASH or Low-Latency HLS manifest")
+            return
+        if self.skip(value):
+            return
+        if not isinstance(value, Mapping):
+            self.fail(MANIFESTS, f"must be an object, got {type(value).__name__}")
+            return
+        unknown = sorted(set(value) - set(MANIFEST_KINDS))
+        if unknown:
+            self.fail(MANIFESTS, f"has unknown keys {unknown}; allowed: {list(MANIFEST_KINDS)}")
+        count = 0
+        for kind in MANIFEST_KINDS:
+            entries = value.get(kind)
+            field = f"{MANIFESTS}.{kind}"
+            if entries is None or self.skip(entries):
+                count += entries is not None
+                continue
+            if not isinstance(entries, list):
+                self.fail(field, f"must be a list, got {type(entries).__name__}")
+                continue
+            seen: set[str] = set()
+            for index, entry in enumerate(entries):
+                count += 1
+                entry_field = f"{field}[{index}].ManifestName"
+                if not isinstance(entry, Mapping):
+                    self.fail(f"{field}[{index}]", "must be an object with a ManifestName")
+                    continue
+                self.name(entry_field, entry.get("ManifestName"), required=True)
+                manifest_name = entry.get("ManifestName")
+                if isinstance(manifest_name, str) and not self.skip(manifest_name):
+                    if manifest_name in seen:
+                        self.fail(entry_field, f"must be unique within {kind}, {manifest_name!r} repeats")
+                    seen.add(manifest_name)
+        if count == 0:
+            self.fail(MANIFESTS, "must name at least one HLS, DASH or Low-Latency HLS manifest")
+
+    def timestamp(self, field: str, value: object) -> datetime | None:
+        text = self.string(field, value, required=True)
+        if text is None:
+            return None
+        try:
+            return parse_timestamp(text)
+        except ValueError:
+            self.fail(field, f"must be an ISO-8601 timestamp with a UTC offset (timezone-aware), got {text!r}")
+            return None
+
+    def schedule(self, value: object) -> None:
+        if value is None:
+            self.fail(SCHEDULE, "is required: give StartTime and EndTime")
+            return
+        if self.skip(value):
+            return
+        if not isinstance(value, Mapping):
+            self.fail(SCHEDULE, f"must be an object, got {type(value).__name__}")
+            return
+        start = self.timestamp(f"{SCHEDULE}.StartTime", value.get("StartTime"))
+        end = self.timestamp(f"{SCHEDULE}.EndTime", value.get("EndTime"))
+        if start is None or end is None:
+            return
+        if end <= start:
+            self.fail(f"{SCHEDULE}.EndTime", f"must be after StartTime ({start.isoformat()}), got {end.isoformat()}")
+        elif end - start > MAX_WINDOW:
+            self.fail(SCHEDULE, f"must span at most 24 hours (EndTime - StartTime), got {end - start}")
+
+    def destination(self, value: object) -> None:
+        field = f"{DESTINATION}.S3Destination"
+        if value is None:
+            self.fail(DESTINATION, "is required: give S3Destination.BucketName and DestinationPath")
+            return
+        if self.skip(value):
+            return
+        s3 = value.get("S3Destination") if isinstance(value, Mapping) else None
+        if s3 is None or self.skip(s3):
+            if s3 is None:
+                self.fail(field, "is required: give BucketName and DestinationPath")
+            return
+        if not isinstance(s3, Mapping):
+            self.fail(field, f"must be an object, got {type(s3).__name__}")
+            return
+        bucket = self.string(f"{field}.BucketName", s3.get("BucketName"), required=True)
+        if bucket is not None and not (BUCKET_NAME_PATTERN.fullmatch(bucket) and ".." not in bucket):
+            self.fail(
+                f"{field}.BucketName",
+                f"must be a valid S3 bucket name (3 to 63 lowercase letters, digits, '.' and '-', "
+                f"starting and ending with a letter or digit), got {bucket!r}",
+            )
+        path = self.string(f"{field}.DestinationPath", s3.get("DestinationPath"), required=True)
+        if path is not None:
+            if not 1 <= len(path) <= DESTINATION_PATH_MAX:
+                self.fail(f"{field}.DestinationPath", f"must be 1 to {DESTINATION_PATH_MAX} characters, got {len(path)}")
+            elif not re.fullmatch(r"\S+", path):
+                self.fail(f"{field}.DestinationPath", f"must not contain whitespace, got {path!r}")
+
+    def tags(self, value: object) -> None:
+        if value is None or self.skip(value):
+            return
+        if not isinstance(value, Mapping):
+            self.fail(TAGS, f"must be a map of strings, got {type(value).__name__}")
+            return
+        if len(value) > TAGS_MAX:
+            self.fail(TAGS, f"must have at most {TAGS_MAX} tags, got {len(value)}")
+        for key, tag_value in value.items():
+            field = f"{TAGS}[{key!r}]"
+            if self.skip(key) or self.skip(tag_value):
+                continue
+            if not isinstance(key, str) or not 1 <= len(key) <= TAG_KEY_MAX:
+                self.fail(field, f"key must be 1 to {TAG_KEY_MAX} characters")
+            elif key.lower().startswith("aws:"):
+                self.fail(field, "key must not start with 'aws:' (reserved for AWS)")
+            elif not TAG_PATTERN.fullmatch(key):
+                self.fail(field, "key may hold only letters, digits, spaces and _ . : / = + - @")
+            if not isinstance(tag_value, str):
+                self.fail(field, f"value must be a string, got {type(tag_value).__name__}")
+            elif len(tag_value) > TAG_VALUE_MAX:
+                self.fail(field, f"value must be at most {TAG_VALUE_MAX} characters, got {len(tag_value)}")
+            elif not TAG_PATTERN.fullmatch(tag_value):
+                self.fail(field, "value may hold only letters, digits, spaces and _ . : / = + - @")
+
+    def boolean(self, field: str, value: object) -> None:
+        if value is None or self.skip(value):
+            return
+        try:
+            parse_bool(value)
+        except ValueError:
+            self.fail(field, f"must be true or false, got {value!r}")
+
+    def timeout(self, value: object) -> None:
+        if value is None or self.skip(value):
+            return
+        try:
+            seconds = int(str(value))
+        except ValueError:
+            self.fail(TIMEOUT, f"must be a whole number of seconds, got {value!r}")
+            return
+        if not TIMEOUT_MIN_SECONDS <= seconds <= TIMEOUT_MAX_SECONDS:
+            self.fail(TIMEOUT, f"must be {TIMEOUT_MIN_SECONDS} to {TIMEOUT_MAX_SECONDS} seconds, got {seconds}")
+
+    def names_total(self, props: Mapping[str, Any]) -> None:
+        values = [props.get(f) for f in (CHANNEL_GROUP, CHANNEL, ORIGIN_ENDPOINT)]
+        if not all(isinstance(v, str) and not self.skip(v) for v in values):
+            return
+        job_name = props.get(JOB_NAME)
+        job_length = len(job_name) if isinstance(job_name, str) and not self.skip(job_name) else DERIVED_NAME_MAX
+        total = sum(len(str(v)) for v in values) + job_length
+        if total > NAMES_TOTAL_MAX:
+            self.fail(
+                f"{CHANNEL_GROUP}+{CHANNEL}+{ORIGIN_ENDPOINT}+{JOB_NAME}",
+                f"must together be at most {NAMES_TOTAL_MAX} characters so the job ARN fits CloudFormation's "
+                f"4096-byte response, got {total}",
+            )
