@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# Real seconds a task may run without yielding before the rehearsal is declared stuck (a deadlock, not slowness).
+# Real seconds a task may run without yielding before the rehearsal counts as stuck (a deadlock).
 TURN_LIMIT_SECONDS = 120.0
 
 
@@ -66,7 +66,7 @@ class VirtualClock:
         return self.call_later(0.0, callback)
 
     def run(self, until: Callable[[], bool] = lambda: False, limit: float | None = None) -> None:
-        """Drive time from the calling (non-task) thread until nothing is due, ``until()`` holds, or ``limit``.
+        """Drive time from a non-task thread until nothing is due, ``until()`` holds, or ``limit``.
 
         Re-raises the first exception any task raised.
         """
