@@ -253,12 +253,13 @@ class _Checker:
                 f"must be a valid S3 bucket name (3 to 63 lowercase letters, digits, '.' and '-', "
                 f"starting and ending with a letter or digit), got {bucket!r}",
             )
-        path = self.string(f"{field}.DestinationPath", s3.get("DestinationPath"), required=True)
+        path_field = f"{field}.DestinationPath"
+        path = self.string(path_field, s3.get("DestinationPath"), required=True)
         if path is not None:
             if not 1 <= len(path) <= DESTINATION_PATH_MAX:
-                self.fail(f"{field}.DestinationPath", f"must be 1 to {DESTINATION_PATH_MAX} characters, got {len(path)}")
+                self.fail(path_field, f"must be 1 to {DESTINATION_PATH_MAX} characters, got {len(path)}")
             elif not re.fullmatch(r"\S+", path):
-                self.fail(f"{field}.DestinationPath", f"must not contain whitespace, got {path!r}")
+                self.fail(path_field, f"must not contain whitespace, got {path!r}")
 
     def tags(self, value: object) -> None:
         if value is None or self.skip(value):
