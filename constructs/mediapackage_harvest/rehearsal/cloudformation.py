@@ -1,0 +1,415 @@
+"""CloudFormation, played locally: custom-resource requests, responses, timeouts, rollback and replacement.
+
+The rehearsal's stand-in for the service: it sends the harvest-job resources' Create / Update / Delete events
+to the handler (run unmodified, as a Lambda would run it), waits on the virtual clock for the response that the
+handler PUTs to a local HTTPS endpoint, and does what CloudFormation does next: the next resource in dependency
+order, a rollback after a failure or a timeout, the Delete of a replaced resource once an update has succeeded.
+EventBridge's part (firing crhelper's polling rules every minute) is played by :class:`RuleScheduler`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mediapackage_harvest.rehearsal.template import Template
+from mediapackage_harvest.rehearsal.timeline import Timeline
+from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
+
+Handler = Callable[[dict[str, Any], Any], Any]
+POLL_RATE_SECONDS = 60.0  # crhelper's rules run at rate(1 minute)
+
+
+class ResponseEndpoint(Protocol):
+    """The local HTTPS server that plays the pre-signed ResponseURL."""
+
+    def response_url(self, request_id: str) -> str: ...
+
+    def responses_for(self, request_id: str) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class LambdaContext:
+    """What Lambda hands a handler, with the remaining time read from the virtual clock."""
+
+    clock: VirtualClock
+    deadline: float
+    function_name: str
+    aws_request_id: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/rehearsal"
+    log_stream_name: str = "rehearsal"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - self.clock.time()) * 1000))
+
+
+@dataclass
+class LambdaFunction:
+    """One function of the template; every invocation runs as its own task on the virtual clock."""
+
+    clock: VirtualClock
+    handler: Handler
+    name: str
+    arn: str
+    timeout: float
+    timeline: Timeline
+    after_invocation: Callable[[], None] = lambda: None
+    invocations: int = 0
+    billed_ms: int = 0
+    running: int = 0
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def invoke(self, event: dict[str, Any], trigger: str, resource: str) -> None:
+        """Asynchronous invocation, as CloudFormation and EventBridge make them."""
+        self.invocations += 1
+        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.name}/{next(self._ids)}"))
+
+        def run() -> None:
+            start = self.clock.time()
+            context = LambdaContext(self.clock, start + self.timeout, self.name, request_id, self.arn)
+            self.running += 1
+            self.timeline.add(start, "lambda", resource, "invoked", trigger)
+            try:
+                self.handler(event, context)
+            finally:
+                self.running -= 1
+                took = self.clock.time() - start
+                self.billed_ms += max(1, int(took * 1000 + 0.999))
+                self.timeline.add(self.clock.time(), "lambda", resource, "returned", f"after {took:.1f} s")
+                self.after_invocation()
+
+        self.clock.spawn(run)
+
+
+class RuleApi(Protocol):
+    """The slice of an EventBridge client the scheduler uses (a boto3 ``events`` client on moto)."""
+
+    def list_rules(self, **kwargs: Any) -> Any: ...
+
+    def list_targets_by_rule(self, **kwargs: Any) -> Any: ...
+
+
+@dataclass
+class RuleScheduler:
+    """EventBridge's part: fire each polling rule's target every minute while the rule exists."""
+
+    clock: VirtualClock
+    events: RuleApi
+    prefix: str
+    function: LambdaFunction
+    timeline: Timeline
+    scheduled: set[str] = field(default_factory=set)
+    fired: int = 0
+    peak_rules: int = 0
+
+    def notice_new_rules(self) -> None:
+        """Called after every invocation: a rule created then first fires one period later."""
+        names = self.rule_names()
+        self.peak_rules = max(self.peak_rules, len(names))
+        for name in sorted(names - self.scheduled):
+            self.scheduled.add(name)
+            self.timeline.add(self.clock.time(), "eventbridge", name, "rule created", "rate(1 minute)")
+            self.clock.call_later(POLL_RATE_SECONDS, lambda n=name: self._fire(n))  # type: ignore[misc]
+
+    def rule_names(self) -> set[str]:
+        names: set[str] = set()
+        token: str | None = None
+        while True:
+            page = self.events.list_rules(NamePrefix=self.prefix, **({"NextToken": token} if token else {}))
+            names |= {r["Name"] for r in page.get("Rules", [])}
+            token = page.get("NextToken")
+            if not token:
+                return names
+
+    def _fire(self, name: str) -> None:
+        if name not in self.rule_names():
+            self.scheduled.discard(name)
+            self.timeline.add(self.clock.time(), "eventbridge", name, "rule gone", "no more polls")
+            return
+        targets = self.events.list_targets_by_rule(Rule=name).get("Targets", [])
+        for target in targets:
+            self.fired += 1
+            event = json.loads(target["Input"])
+            self.function.invoke(event, "EventBridge poll", event.get("LogicalResourceId", name))
+        self.clock.call_later(POLL_RATE_SECONDS, lambda: self._fire(name))
+
+
+@dataclass
+class Request:
+    """One custom-resource request and what became of it."""
+
+    logical_id: str
+    request_type: str
+    request_id: str
+    sent_at: float
+    event: dict[str, Any]
+    response: dict[str, Any] | None = None
+    answered_at: float | None = None
+    timed_out: bool = False
+    timeout_timer: Any = None
+
+    @property
+    def finished(self) -> bool:
+        return self.response is not None or self.timed_out
+
+    @property
+    def succeeded(self) -> bool:
+        return self.response is not None and self.response.get("Status") == "SUCCESS"
+
+
+@dataclass
+class StackResult:
+    """The outcome of one stack operation."""
+
+    operation: str
+    status: str  # e.g. CREATE_COMPLETE, ROLLBACK_COMPLETE, UPDATE_ROLLBACK_COMPLETE, DELETE_COMPLETE
+    requests: list[Request]
+    outputs: dict[str, str]
+    physical_ids: dict[str, str]
+
+
+class CloudFormation:
+    """The stack operations, played on the virtual clock against the handler."""
+
+    def __init__(
+        self,
+        clock: VirtualClock,
+        endpoint: ResponseEndpoint,
+        functions: dict[str, LambdaFunction],
+        timeline: Timeline,
+    ) -> None:
+        self.clock = clock
+        self.endpoint = endpoint
+        self.functions = functions
+        self.timeline = timeline
+        self.requests: list[Request] = []
+        self.template: Template | None = None
+        self._ids = 0
+
+    # Stack operations -------------------------------------------------------------------------------------
+    def create(self, template: Template) -> StackResult:
+        self.template = template
+        order = _dependency_order(template)
+        created = self._run(template, [(rid, "Create", None) for rid in order], stop_on_failure=True)
+        failed = [r for r in created if not r.succeeded]
+        if not failed:
+            return self._result("CREATE", "CREATE_COMPLETE", created)
+        # Rollback: delete everything that was attempted, in reverse order, with the id each response gave.
+        to_delete = [(r.logical_id, "Delete", _physical_id_of(r)) for r in reversed(created)]
+        self._forget(template, [r.logical_id for r in created])
+        deleted = self._run(template, to_delete, stop_on_failure=False)
+        status = "ROLLBACK_COMPLETE" if all(r.succeeded for r in deleted) else "ROLLBACK_FAILED"
+        return self._result("CREATE", status, created + deleted)
+
+    def update(self, new: Template) -> StackResult:
+        old = self._current()
+        new.attributes, new.physical_ids = dict(old.attributes), dict(old.physical_ids)
+        steps: list[tuple[str, str, str | None]] = []
+        for rid in _dependency_order(new):
+            if rid not in old.physical_ids:
+                steps.append((rid, "Create", None))
+            elif new.properties(rid) != old.properties(rid):
+                steps.append((rid, "Update", old.physical_ids[rid]))
+        self.template = new
+        done = self._run(new, steps, stop_on_failure=True, old=old)
+        if all(r.succeeded for r in done):
+            replaced = [(r.logical_id, "Delete", str(r.event["PhysicalResourceId"])) for r in done if _replaced(r)]
+            removed = [
+                (rid, "Delete", old.physical_ids[rid]) for rid in old.harvest_job_ids() if rid not in new.resources
+            ]
+            cleanup = self._run(old, replaced + removed, stop_on_failure=False)
+            for rid, _, _ in removed:
+                new.physical_ids.pop(rid, None)
+            return self._result("UPDATE", "UPDATE_COMPLETE", done + cleanup)
+        return self._roll_back_update(old, new, done)
+
+    def delete(self) -> StackResult:
+        template = self._current()
+        order = list(reversed(_dependency_order(template)))
+        steps = [(rid, "Delete", template.physical_ids[rid]) for rid in order if rid in template.physical_ids]
+        done = self._run(template, steps, stop_on_failure=False)
+        status = "DELETE_COMPLETE" if all(r.succeeded for r in done) else "DELETE_FAILED"
+        if status == "DELETE_COMPLETE":
+            template.physical_ids.clear()
+        return self._result("DELETE", status, done)
+
+    # Internals ---------------------------------------------------------------------------------------------
+    def _roll_back_update(self, old: Template, new: Template, done: list[Request]) -> StackResult:
+        """Undo a failed update: in-place changes get the old properties back, replacements and new resources
+        are deleted, and the old physical resources stay."""
+        self.template = old
+        back: list[tuple[str, str, str | None]] = []
+        cleanup: list[tuple[str, str, str | None]] = []
+        for r in reversed(done):
+            if not r.succeeded:
+                continue
+            new_id = _physical_id_of(r)
+            if r.request_type == "Create" or _replaced(r):
+                cleanup.append((r.logical_id, "Delete", new_id))
+            else:
+                back.append((r.logical_id, "Update", new_id))
+        for rid in list(new.physical_ids):
+            if rid in old.physical_ids:
+                new.physical_ids[rid] = old.physical_ids[rid]
+        rolled = self._run(old, back, stop_on_failure=False, old=new)
+        cleaned = self._run(old, cleanup, stop_on_failure=False)
+        ok = all(r.succeeded for r in rolled + cleaned)
+        return self._result(
+            "UPDATE", "UPDATE_ROLLBACK_COMPLETE" if ok else "UPDATE_ROLLBACK_FAILED", done + rolled + cleaned
+        )
+
+    def _run(
+        self,
+        template: Template,
+        steps: Sequence[tuple[str, str, str | None]],
+        *,
+        stop_on_failure: bool,
+        old: Template | None = None,
+    ) -> list[Request]:
+        """Send the steps' requests, each once the resources it depends on are done, and wait for all."""
+        waiting = list(steps)
+        sent: list[Request] = []
+        ids_in_phase = {rid for rid, _, _ in steps}
+
+        def ready(rid: str) -> bool:
+            deps = template.dependencies(rid) & ids_in_phase
+            return all(any(r.logical_id == d and r.succeeded for r in sent) for d in deps)
+
+        def progress() -> bool:
+            self._collect(sent, template)
+            failed = any(r.finished and not r.succeeded for r in sent)
+            if not (failed and stop_on_failure):
+                for step in [s for s in waiting if ready(s[0])]:
+                    waiting.remove(step)
+                    sent.append(self._send(template, *step, old=old))
+            in_flight = any(not r.finished for r in sent)
+            return not in_flight and (
+                not waiting or (failed and stop_on_failure) or not any(ready(s[0]) for s in waiting)
+            )
+
+        self.clock.run(until=progress)
+        self._collect(sent, template)
+        return sent
+
+    def _send(
+        self, template: Template, logical_id: str, request_type: str, physical_id: str | None, *, old: Template | None
+    ) -> Request:
+        self._ids += 1
+        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{template.env.stack_id}/{self._ids}"))
+        function_id = template.function_id_of(logical_id)
+        function = self.functions[function_id]
+        properties = template.properties(logical_id)
+        event: dict[str, Any] = {
+            "RequestType": request_type,
+            "ServiceToken": function.arn,
+            "ResponseURL": self.endpoint.response_url(request_id),
+            "StackId": template.env.stack_id,
+            "RequestId": request_id,
+            "LogicalResourceId": logical_id,
+            "ResourceType": template.resources[logical_id]["Type"],
+            "ResourceProperties": properties,
+        }
+        if physical_id is not None:
+            event["PhysicalResourceId"] = physical_id
+        if request_type == "Update" and old is not None:
+            event["OldResourceProperties"] = old.properties(logical_id)
+        request = Request(logical_id, request_type, request_id, self.clock.time(), event)
+        self.requests.append(request)
+        timeout = template.service_timeout(logical_id)
+        self.timeline.add(
+            self.clock.time(),
+            "cloudformation",
+            logical_id,
+            f"{request_type} sent",
+            f"timeout {timeout} s" + (f", physical id {physical_id}" if physical_id else ""),
+        )
+        request.timeout_timer = self.clock.call_later(timeout, lambda: self._time_out(request))
+        function.invoke(event, f"CloudFormation {request_type}", logical_id)
+        return request
+
+    def _time_out(self, request: Request) -> None:
+        self._collect([request], self.template)
+        if request.finished:
+            return
+        request.timed_out = True
+        self.timeline.add(
+            self.clock.time(),
+            "cloudformation",
+            request.logical_id,
+            "timed out",
+            "no response within the service timeout",
+        )
+
+    def _collect(self, requests: list[Request], template: Template | None) -> None:
+        """Take each request's first response from the endpoint; later ones are ignored, as CloudFormation does."""
+        for request in requests:
+            if request.finished:
+                continue
+            bodies = self.endpoint.responses_for(request.request_id)
+            if not bodies:
+                continue
+            request.response, request.answered_at = bodies[0], self.clock.time()
+            request.timeout_timer.cancel()
+            body = bodies[0]
+            took = request.answered_at - request.sent_at
+            self.timeline.add(
+                self.clock.time(),
+                "cloudformation",
+                request.logical_id,
+                f"{request.request_type} {body.get('Status')}",
+                f"after {took:.1f} s; " + (body.get("Reason") or str(body.get("PhysicalResourceId"))),
+            )
+            if template is not None and request.succeeded and request.request_type != "Delete":
+                template.physical_ids[request.logical_id] = str(body["PhysicalResourceId"])
+                template.attributes[request.logical_id] = dict(body.get("Data") or {})
+
+    def _forget(self, template: Template, logical_ids: list[str]) -> None:
+        for rid in logical_ids:
+            template.physical_ids.pop(rid, None)
+            template.attributes.pop(rid, None)
+
+    def _current(self) -> Template:
+        if self.template is None:
+            raise RuntimeError("no stack yet: create it first")
+        return self.template
+
+    def _result(self, operation: str, status: str, requests: list[Request]) -> StackResult:
+        template = self._current()
+        self.timeline.add(self.clock.time(), "cloudformation", template.env.stack_name, status)
+        outputs = template.outputs() if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") else {}
+        return StackResult(operation, status, requests, outputs, dict(template.physical_ids))
+
+
+def _physical_id_of(request: Request) -> str:
+    """The id CloudFormation will use for this resource: the response's, else one it makes up."""
+    if request.response and request.response.get("PhysicalResourceId"):
+        return str(request.response["PhysicalResourceId"])
+    return str(request.event.get("PhysicalResourceId") or f"{request.logical_id}-{request.request_id[:8]}")
+
+
+def _replaced(request: Request) -> bool:
+    return (
+        request.request_type == "Update"
+        and request.succeeded
+        and _physical_id_of(request) != request.event.get("PhysicalResourceId")
+    )
+
+
+def _dependency_order(template: Template) -> list[str]:
+    """Harvest-job resources, each after the ones it depends on (template order otherwise)."""
+    ordered: list[str] = []
+    remaining = template.harvest_job_ids()
+    while remaining:
+        ready = [rid for rid in remaining if template.dependencies(rid) <= set(ordered)]
+        if not ready:
+            raise ValueError(f"circular dependency among {remaining}")
+        ordered += ready
+        remaining = [rid for rid in remaining if rid not in ready]
+    return ordered

@@ -1,0 +1,53 @@
+"""What happened during a rehearsal, and when, on the virtual clock."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One thing that happened: ``at`` is seconds since the rehearsal began."""
+
+    at: float
+    source: str  # cloudformation | lambda | eventbridge | mediapackage
+    resource: str  # logical id, job name or rule name
+    what: str
+    detail: str = ""
+
+
+@dataclass
+class Timeline:
+    """Entries in the order they happened; safe to add to from the emulator's threads."""
+
+    origin: float
+    entries: list[Entry] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, now: float, source: str, resource: str, what: str, detail: str = "") -> None:
+        with self._lock:
+            self.entries.append(Entry(round(now - self.origin, 3), source, resource, what, detail))
+
+    def where(self, source: str | None = None, what: str | None = None) -> list[Entry]:
+        return [e for e in self.entries if (source is None or e.source == source) and (what is None or e.what == what)]
+
+    def table(self, width: int = 140) -> str:
+        """A fixed-width table a person can read in a terminal or a CI log."""
+        lines = [f"{'t (s)':>9}  {'source':<14}{'resource':<34}{'event':<22}detail", "-" * width]
+        for e in self.entries:
+            row = f"{e.at:>9.1f}  {e.source:<14}{_cut(e.resource, 32):<34}{_cut(e.what, 20):<22}{e.detail}"
+            lines.append(row[:width])
+        return "\n".join(lines)
+
+    def to_json(self) -> list[dict[str, object]]:
+        return [asdict(e) for e in self.entries]
+
+    def write_json(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
