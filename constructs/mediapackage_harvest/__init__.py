@@ -1,0 +1,76 @@
+"""AWS CDK construct for AWS Elemental MediaPackage v2 harvest jobs (live-to-VOD clips) as infrastructure.
+
+Usage::
+
+    from datetime import UTC, datetime
+
+    from aws_cdk import Stack, aws_s3 as s3
+    from mediapackage_harvest import HarvestJob
+
+    bucket = s3.Bucket(stack, "Clips", enforce_ssl=True)
+    job = HarvestJob(
+        stack,
+        "Clip",
+        channel_group_name="live",
+        channel_name="main",
+        origin_endpoint_name="hls",
+        hls_manifests=["index"],
+        start_time=datetime(2026, 11, 20, 18, 0, tzinfo=UTC),
+        end_time=datetime(2026, 11, 20, 18, 30, tzinfo=UTC),
+        destination_bucket=bucket,
+        destination_path="clips/2026-11-20",
+    )
+    # job.harvest_job_arn, job.etag, job.status, ... are CloudFormation attributes.
+
+The origin endpoint must let MediaPackage harvest it: add ``harvester_origin_endpoint_policy_statement(...)``
+to its endpoint policy. One handler function per stack serves every ``HarvestJob`` in it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from mediapackage_harvest.spec import RESOURCE_TYPE, InvalidProperties, Violation
+
+if TYPE_CHECKING:
+    from mediapackage_harvest.harvest_job import HarvestJob, InvalidHarvestJob
+    from mediapackage_harvest.policies import (
+        harvest_job_arn_pattern,
+        harvester_bucket_policy_statement,
+        harvester_origin_endpoint_policy_statement,
+        origin_endpoint_arn,
+    )
+    from mediapackage_harvest.provider import HarvestJobProvider
+
+# Imported on first use: `mediapackage_harvest.spec` (standard library only, used by the handler and its tests)
+# must not pay for starting aws_cdk's jsii runtime.
+_LAZY = {
+    "HarvestJob": "harvest_job",
+    "InvalidHarvestJob": "harvest_job",
+    "HarvestJobProvider": "provider",
+    "harvest_job_arn_pattern": "policies",
+    "harvester_bucket_policy_statement": "policies",
+    "harvester_origin_endpoint_policy_statement": "policies",
+    "origin_endpoint_arn": "policies",
+}
+
+__all__ = [
+    "RESOURCE_TYPE",
+    "HarvestJob",
+    "HarvestJobProvider",
+    "InvalidHarvestJob",
+    "InvalidProperties",
+    "Violation",
+    "harvest_job_arn_pattern",
+    "harvester_bucket_policy_statement",
+    "harvester_origin_endpoint_policy_statement",
+    "origin_endpoint_arn",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

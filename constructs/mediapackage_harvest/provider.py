@@ -1,0 +1,131 @@
+"""The one handler function per stack that every ``HarvestJob`` in the stack shares.
+
+One function keeps the template small and the IAM policy in one place: each job adds its origin endpoint to the
+role's MediaPackage statement. The handler polls long jobs with EventBridge rules named ``<rule_prefix>-<hash>``;
+one Lambda permission for ``rule/<rule_prefix>*`` lets all of them invoke it, instead of a permission per rule,
+which would grow the function's resource policy past its 20 KB limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+from constructs import Construct
+from mediapackage_harvest import spec
+from mediapackage_harvest.bundling import handler_code
+from mediapackage_harvest.policies import harvest_job_arn_pattern
+
+PROVIDER_ID = "MediaPackageHarvestProvider"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+MEDIAPACKAGE_ACTIONS = (
+    "mediapackagev2:CreateHarvestJob",
+    "mediapackagev2:GetHarvestJob",
+    "mediapackagev2:CancelHarvestJob",
+    "mediapackagev2:TagResource",
+    "mediapackagev2:UntagResource",
+    "mediapackagev2:ListTagsForResource",
+)
+EVENTS_ACTIONS = (
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+    "events:DeleteRule",
+    "events:DescribeRule",
+)
+
+
+class HarvestJobProvider(Construct):
+    """The handler function, its role, log group and EventBridge permission; get it with :meth:`of`."""
+
+    @classmethod
+    def of(cls, scope: Construct) -> HarvestJobProvider:
+        """The stack's provider, created on first use."""
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(PROVIDER_ID)
+        if isinstance(existing, HarvestJobProvider):
+            return existing
+        return cls(stack, PROVIDER_ID)
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self._endpoints: set[tuple[str, str, str]] = set()
+
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="cdk-mediapackage-harvest: creates, tracks and cancels MediaPackage v2 harvest jobs",
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
+            )
+        )
+        # Filled in by grant_endpoint as jobs register; every job registers before synthesis.
+        self._mediapackage_statement = iam.PolicyStatement(actions=list(MEDIAPACKAGE_ACTIONS))
+        self.role.add_to_principal_policy(self._mediapackage_statement)
+
+        self.function = lambda_.Function(
+            self,
+            "Handler",
+            description="cdk-mediapackage-harvest: MediaPackage v2 harvest jobs for CloudFormation",
+            code=handler_code(),
+            handler="index.handler",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            memory_size=256,
+            timeout=Duration.minutes(3),
+            role=self.role,
+            log_group=self.log_group,
+            environment={"POWERTOOLS_SERVICE_NAME": "mediapackage-harvest", "POWERTOOLS_LOG_LEVEL": "INFO"},
+        )
+        # CDK makes every function DependsOn its role, which the Role GetAtt already orders; cfn-lint's W3005
+        # flags that in every user's template, so it is silenced on this one resource.
+        cfn_function = self.function.node.default_child
+        if isinstance(cfn_function, lambda_.CfnFunction):
+            cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        self.rule_prefix = _rule_prefix(self.function.node.addr, stack.stack_name)
+        self.function.add_environment(spec.POLL_RULE_PREFIX_ENV, self.rule_prefix)
+
+        rules_arn = stack.format_arn(
+            service="events",
+            resource="rule",
+            resource_name=f"{self.rule_prefix}*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(EVENTS_ACTIONS), resources=[rules_arn]))
+        self.permission = lambda_.CfnPermission(
+            self,
+            "PollingRulesPermission",
+            action="lambda:InvokeFunction",
+            function_name=self.function.function_arn,
+            principal="events.amazonaws.com",
+            source_arn=rules_arn,
+            source_account=stack.account,
+        )
+
+    def grant_endpoint(self, channel_group_name: str, channel_name: str, origin_endpoint_name: str) -> None:
+        """Let the handler manage harvest jobs of this origin endpoint (once per distinct endpoint)."""
+        key = (channel_group_name, channel_name, origin_endpoint_name)
+        if key in self._endpoints:
+            return
+        self._endpoints.add(key)
+        stack = Stack.of(self)
+        self._mediapackage_statement.add_resources(
+            harvest_job_arn_pattern(*key, partition=stack.partition, region=stack.region, account=stack.account)
+        )
+
+
+def _rule_prefix(function_address: str, stack_name: str) -> str:
+    """A short, stable rule-name prefix unique to this function (and stack name, when it is known)."""
+    seed = function_address if Token.is_unresolved(stack_name) else f"{function_address}/{stack_name}"
+    return "hj-" + hashlib.sha256(seed.encode()).hexdigest()[:10]
