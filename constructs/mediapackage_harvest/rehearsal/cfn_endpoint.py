@@ -1,0 +1,237 @@
+"""CloudFormation's side of a custom-resource response: a local HTTPS server playing the pre-signed ResponseURL.
+
+CloudFormation hands a custom resource an S3 pre-signed URL and waits for one JSON body PUT to it. This server
+plays that URL on 127.0.0.1 with a certificate from a throwaway trustme CA, so the handler's unmodified HTTPS PUT
+(certificate checks on) reaches it once the process trusts ``ca_file`` (``SSL_CERT_FILE=<ca_file>``). It checks
+the URL's signature like S3 would, records every accepted body in arrival order, and can be told to fail the next
+PUTs for a request, to rehearse S3's occasional 5xx answers and dropped connections.
+
+    with CloudFormationEndpoint() as endpoint:
+        os.environ["SSL_CERT_FILE"] = str(endpoint.ca_file)
+        event["ResponseURL"] = endpoint.response_url(request_id)
+        ...
+        assert endpoint.responses_for(request_id)[0]["Status"] == "SUCCESS"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import shutil
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from socket import socket
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import trustme
+
+PATH_PREFIX = "/cloudformation-custom-resource-response/"
+_SIGNING_KEY = b"rehearsal-only"  # not a secret: it only makes each URL's signature distinct and checkable
+_ACCESS_KEY = "AKIAREHEARSAL0000000"
+
+
+@dataclass(frozen=True)
+class ReceivedResponse:
+    """One PUT the endpoint accepted: ``seq`` is its arrival order across all requests."""
+
+    seq: int
+    request_id: str
+    body: dict[str, Any]
+    size: int  # bytes received; CloudFormation rejects bodies over 4096
+
+
+@dataclass
+class _Failures:
+    times: int
+    status: int | None  # None: drop the connection without answering
+
+
+class CloudFormationEndpoint:
+    """The local stand-in for CloudFormation's pre-signed response URLs; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received: list[ReceivedResponse] = []
+        self._attempts: dict[str, int] = {}
+        self._failures: dict[str, _Failures] = {}
+        self._server: _TlsServer | None = None
+        self._thread: threading.Thread | None = None
+        self._dir: Path | None = None
+        self.ca_file = Path()
+
+    # Lifecycle ---------------------------------------------------------------------------------------------
+    def start(self) -> CloudFormationEndpoint:
+        """Issue the certificate, write the CA's PEM to ``ca_file`` and serve on a free port."""
+        ca = trustme.CA()
+        self._dir = Path(tempfile.mkdtemp(prefix="cfn-endpoint-"))
+        self.ca_file = self._dir / "ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_file))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        self._server = _TlsServer(("127.0.0.1", 0), _Handler, context, self)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="cfn-endpoint", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self) -> CloudFormationEndpoint:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # What a test or the rehearsal uses ---------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the endpoint is not running: use it as a context manager or call start()")
+        return f"https://127.0.0.1:{self._server.server_address[1]}"
+
+    def response_url(self, request_id: str) -> str:
+        """A URL shaped like CloudFormation's pre-signed S3 URL, unique to ``request_id``."""
+        query = "&".join(
+            [
+                "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+                f"X-Amz-Credential={quote(f'{_ACCESS_KEY}/20260101/us-east-1/s3/aws4_request', safe='')}",
+                "X-Amz-Date=20260101T000000Z",
+                "X-Amz-Expires=7200",
+                "X-Amz-SignedHeaders=host",
+                f"X-Amz-Signature={self.signature(request_id)}",
+            ]
+        )
+        return f"{self.url}{PATH_PREFIX}{quote(request_id, safe='')}?{query}"
+
+    @staticmethod
+    def signature(request_id: str) -> str:
+        """The ``X-Amz-Signature`` in ``response_url(request_id)``: what a log-leak test searches for."""
+        return hmac.new(_SIGNING_KEY, request_id.encode(), hashlib.sha256).hexdigest()
+
+    def responses_for(self, request_id: str) -> list[dict[str, Any]]:
+        """The bodies accepted for ``request_id``, oldest first (CloudFormation acts on the first)."""
+        with self._lock:
+            return [r.body for r in self._received if r.request_id == request_id]
+
+    @property
+    def received(self) -> list[ReceivedResponse]:
+        """Every accepted PUT, in arrival order."""
+        with self._lock:
+            return list(self._received)
+
+    def attempts_for(self, request_id: str) -> int:
+        """PUTs that reached the endpoint for ``request_id``, failed ones included."""
+        with self._lock:
+            return self._attempts.get(request_id, 0)
+
+    def fail_next(self, request_id: str, times: int = 1, status: int | None = 500) -> None:
+        """Fail the next ``times`` PUTs for ``request_id``: answer ``status``, or drop the connection if None."""
+        with self._lock:
+            self._failures[request_id] = _Failures(times, status)
+
+    def reset(self) -> None:
+        """Forget everything received and every planned failure."""
+        with self._lock:
+            self._received.clear()
+            self._attempts.clear()
+            self._failures.clear()
+
+    # Called by the request handler -------------------------------------------------------------------------
+    def _planned_failure(self, request_id: str) -> _Failures | None:
+        """Count the attempt; the failure to act out, if one is planned."""
+        with self._lock:
+            self._attempts[request_id] = self._attempts.get(request_id, 0) + 1
+            planned = self._failures.get(request_id)
+            if planned is None or planned.times <= 0:
+                return None
+            planned.times -= 1
+            return _Failures(1, planned.status)
+
+    def _record(self, request_id: str, body: dict[str, Any], size: int) -> None:
+        with self._lock:
+            self._received.append(ReceivedResponse(len(self._received) + 1, request_id, body, size))
+
+
+class _TlsServer(ThreadingHTTPServer):
+    """Each connection's TLS handshake runs in that connection's own thread, so one stalled client blocks none."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        context: ssl.SSLContext,
+        endpoint: CloudFormationEndpoint,
+    ) -> None:
+        super().__init__(address, handler)
+        self.context = context
+        self.endpoint = endpoint
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        assert isinstance(request, socket)
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # a client that does not trust the CA: it sees the handshake fail, as it would against S3
+        _Handler(tls, client_address, self)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: the default prints a traceback to stderr."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _TlsServer
+
+    def do_PUT(self) -> None:
+        endpoint = self.server.endpoint
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if not parts.path.startswith(PATH_PREFIX):
+            self._answer(404, "NoSuchKey")
+            return
+        request_id = parts.path.removeprefix(PATH_PREFIX)
+        signature = parse_qs(parts.query).get("X-Amz-Signature", [""])[0]
+        if not hmac.compare_digest(signature, endpoint.signature(request_id)):
+            self._answer(403, "SignatureDoesNotMatch")
+            return
+        failure = endpoint._planned_failure(request_id)
+        if failure is not None:
+            if failure.status is None:
+                self.close_connection = True
+                return
+            self._answer(failure.status, "InternalError")
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._answer(400, "MalformedJSON")
+            return
+        endpoint._record(request_id, body if isinstance(body, dict) else {"_not_an_object": body}, len(raw))
+        self._answer(200, "")
+
+    def _answer(self, status: int, code: str) -> None:
+        payload = f"<Error><Code>{code}</Code></Error>".encode() if code else b""
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the default writes each request line, pre-signed query string included, to stderr."""
