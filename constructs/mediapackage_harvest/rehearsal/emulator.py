@@ -20,6 +20,7 @@ beside v2 without a rewrite:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -116,6 +117,12 @@ class _Route:
         return labels if len(segments) == len(self.segments) else None
 
 
+@functools.cache
+def _service_model(service: str, api_version: str) -> ServiceModel:
+    """Loaded once per process: reading and resolving a model takes longer than a rehearsal's API calls."""
+    return botocore.session.get_session().get_service_model(service, api_version)
+
+
 def _split_path(path: str) -> list[str]:
     """Segments of a raw (still percent-encoded) path, so an encoded '/' stays inside its label."""
     return path.strip("/").split("/") if path.strip("/") else []
@@ -143,8 +150,7 @@ class RestJsonApi:
     @classmethod
     def load(cls, service: str, api_version: str, operations: Iterable[str], *, validation_code: str) -> RestJsonApi:
         """The API from the botocore model installed with boto3 (the authority on the wire format)."""
-        model = botocore.session.get_session().get_service_model(service, api_version)
-        return cls(model, operations, validation_code=validation_code)
+        return cls(_service_model(service, api_version), operations, validation_code=validation_code)
 
     # Requests ------------------------------------------------------------------------------------------------
     def route(self, method: str, path: str) -> tuple[OperationModel, dict[str, str]]:
@@ -415,6 +421,7 @@ def serve(dispatch: Dispatch) -> ThreadingHTTPServer:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as boto3's connection pool expects
+        disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait 40 ms between them
 
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
