@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 from mypy_boto3_mediapackagev2 import Mediapackagev2Client
 
-from mediapackage_harvest.rehearsal.emulator import MediaPackageV2Emulator
+from mediapackage_harvest.rehearsal.emulator import V2_OPERATIONS, MediaPackageV2Emulator, RestJsonApi
 from mediapackage_harvest.rehearsal.scenario import FAULT_CODES, Fault, JobScript, Outcome, Scenario, Throttle
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp()
@@ -864,3 +864,42 @@ def test_error_body_is_json_with_message(emulator: MediaPackageV2Emulator) -> No
     body = json.loads(caught.value.read())
     assert body["message"] == "Harvest job none not found"
     assert body["ResourceTypeNotFound"] == "HARVEST_JOB"
+
+
+# The protocol layer -------------------------------------------------------------------------------------------
+
+
+def test_routes_come_from_the_model_for_every_served_operation() -> None:
+    api = RestJsonApi.load("mediapackagev2", "2022-12-25", V2_OPERATIONS, validation_code="ValidationException")
+    for name in V2_OPERATIONS:
+        http = MODEL.operation_model(name).http
+        path = re.sub(r"\{(\w+)\}", lambda m: f"{m.group(1)}-value", http["requestUri"])
+        operation, labels = api.route(http["method"], path)
+        assert operation.name == name
+        assert all(value == f"{label}-value" for label, value in labels.items())
+
+
+def test_an_encoded_slash_stays_inside_its_label() -> None:
+    api = RestJsonApi.load("mediapackagev2", "2022-12-25", V2_OPERATIONS, validation_code="ValidationException")
+    operation, labels = api.route("GET", "/tags/arn%3Aaws%3Amediapackagev2%3A%3A1%3AchannelGroup%2Fg")
+    assert (operation.name, labels) == (
+        "ListTagsForResource",
+        {"ResourceArn": "arn:aws:mediapackagev2::1:channelGroup/g"},
+    )
+
+
+def test_only_rest_json_models_are_accepted() -> None:
+    with pytest.raises(ValueError, match="not rest-json"):
+        RestJsonApi(botocore.session.get_session().get_service_model("sqs"), [], validation_code="X")
+
+
+def test_a_value_of_the_wrong_type_is_a_validation_error_naming_it(emulator: MediaPackageV2Emulator) -> None:
+    client = client_for(emulator, validate_params=False)
+    error = error_of(lambda: client.create_harvest_job(**job_request(Description=42)))
+    assert error.response["Error"]["Code"] == "ValidationException"
+    assert "Description: must be a string" in error.response["Error"]["Message"]
+    assert error.response.get("ValidationExceptionType") == "MEMBER_INVALID"
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(f"{emulator.url}/channelGroup/{GROUP}/harvestJob?maxResults=many")
+    assert caught.value.code == 400
+    assert "MaxResults" in json.loads(caught.value.read())["message"]

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import botocore.session
@@ -131,11 +131,21 @@ def _split_path(path: str) -> list[str]:
 class RestJsonApi:
     """The wire format of one rest-json service model, restricted to the operations an emulator serves."""
 
-    def __init__(self, model: ServiceModel, operations: Iterable[str], *, validation_code: str) -> None:
+    def __init__(
+        self,
+        model: ServiceModel,
+        operations: Iterable[str],
+        *,
+        validation_code: str,
+        violation_member: str | None = None,
+    ) -> None:
+        """``validation_code`` is the service's error for bad input; ``violation_member`` the member of that
+        error which carries :attr:`Violation.kind` (v2: ValidationExceptionType), if it has one."""
         if model.protocol != "rest-json":
             raise ValueError(f"{model.service_name} speaks {model.protocol}, not rest-json")
         self.model = model
         self.validation_code = validation_code
+        self.violation_member = violation_member
         routes = []
         for name in operations:
             operation = model.operation_model(name)
@@ -148,9 +158,18 @@ class RestJsonApi:
         }
 
     @classmethod
-    def load(cls, service: str, api_version: str, operations: Iterable[str], *, validation_code: str) -> RestJsonApi:
+    def load(
+        cls,
+        service: str,
+        api_version: str,
+        operations: Iterable[str],
+        *,
+        validation_code: str,
+        violation_member: str | None = None,
+    ) -> RestJsonApi:
         """The API from the botocore model installed with boto3 (the authority on the wire format)."""
-        return cls(_service_model(service, api_version), operations, validation_code=validation_code)
+        model = _service_model(service, api_version)
+        return cls(model, operations, validation_code=validation_code, violation_member=violation_member)
 
     # Requests ------------------------------------------------------------------------------------------------
     def route(self, method: str, path: str) -> tuple[OperationModel, dict[str, str]]:
@@ -170,6 +189,19 @@ class RestJsonApi:
         body: bytes,
     ) -> ApiDict:
         """The request as a dict keyed by member names (timestamps as aware datetimes), before constraint checks."""
+        try:
+            return self._decode(operation, labels, query, headers, body)
+        except _Mistyped as mistyped:
+            raise self.invalid([Violation(mistyped.path, mistyped.problem, "MEMBER_INVALID")]) from mistyped
+
+    def _decode(
+        self,
+        operation: OperationModel,
+        labels: Mapping[str, str],
+        query: Mapping[str, list[str]],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> ApiDict:
         shape = operation.input_shape
         if shape is None:
             return {}
@@ -221,7 +253,8 @@ class RestJsonApi:
     def invalid(self, violations: list[Violation]) -> ApiError:
         count = len(violations)
         message = f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(map(str, violations))
-        return ApiError(self.validation_code, message, {"ValidationExceptionType": violations[0].kind})
+        fields = {self.violation_member: violations[0].kind} if self.violation_member else {}
+        return ApiError(self.validation_code, message, fields)
 
     # Responses -----------------------------------------------------------------------------------------------
     def encode(self, operation: OperationModel, output: ApiDict, request_id: str) -> Response:
@@ -261,8 +294,13 @@ class RestJsonApi:
 # Wire conversions ------------------------------------------------------------------------------------------
 
 
-def _invalid_member(path: str, message: str) -> ApiError:
-    return ApiError("ValidationException", f"{path}: {message}", {"ValidationExceptionType": "MEMBER_INVALID"})
+class _Mistyped(Exception):
+    """A request value of the wrong type; :meth:`RestJsonApi.decode` turns it into the service's error."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
 
 
 def _from_text(shape: Shape, text: str, path: str, timestamp_format: str) -> Any:
@@ -282,7 +320,7 @@ def _from_text(shape: Shape, text: str, path: str, timestamp_format: str) -> Any
                 return parsedate_to_datetime(text).astimezone(UTC)
             return _aware(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except (ValueError, TypeError) as error:
-        raise _invalid_member(path, f"{text!r} is not a valid {kind}") from error
+        raise _Mistyped(path, f"{text!r} is not a valid {kind}") from error
     return text
 
 
@@ -291,7 +329,7 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
     kind = shape.type_name
     if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
-            raise _invalid_member(path, "must be an object")
+            raise _Mistyped(path, "must be an object")
         result: ApiDict = {}
         for name, member in shape.members.items():
             wire = str(member.serialization.get("name", name))
@@ -300,18 +338,18 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
         return result
     if isinstance(shape, ListShape):
         if not isinstance(value, list):
-            raise _invalid_member(path, "must be a list")
+            raise _Mistyped(path, "must be a list")
         return [_from_json(shape.member, item, f"{path}[{i}]") for i, item in enumerate(value)]
     if isinstance(shape, MapShape):
         if not isinstance(value, dict):
-            raise _invalid_member(path, "must be an object")
+            raise _Mistyped(path, "must be an object")
         return {str(k): _from_json(shape.value, v, f"{path}.{k}") for k, v in value.items()}
     if kind == "timestamp":
         if isinstance(value, int | float) and not isinstance(value, bool):
             return datetime.fromtimestamp(value, UTC)
         if isinstance(value, str):
             return _from_text(shape, value, path, "iso8601")
-        raise _invalid_member(path, "must be a timestamp (epoch seconds)")
+        raise _Mistyped(path, "must be a timestamp (epoch seconds)")
     expected: dict[str, type | tuple[type, ...]] = {
         "string": str,
         "integer": int,
@@ -322,7 +360,7 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
     }
     wanted = expected.get(kind)
     if wanted is not None and (not isinstance(value, wanted) or (kind != "boolean" and isinstance(value, bool))):
-        raise _invalid_member(path, f"must be a {kind}")
+        raise _Mistyped(path, f"must be a {kind}")
     return value
 
 
@@ -558,7 +596,56 @@ class _Job:
         return {k: v for k, v in described.items() if v is not None}
 
 
-class MediaPackageV2Emulator:
+class ServedEmulator:
+    """Start/stop/URL/context manager for an emulator whose ``dispatch`` answers HTTP requests."""
+
+    def __init__(self) -> None:
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def dispatch(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+        raise NotImplementedError
+
+    def start(self) -> str:
+        """Serve on a free local port; returns the endpoint URL."""
+        if self._server is None:
+            self._server = serve(self.dispatch)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                daemon=True,
+                name=type(self).__name__,
+            )
+            self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join()
+            self._server = self._thread = None
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL (for ``endpoint_url`` or ``AWS_ENDPOINT_URL_<SERVICE>``)."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class MediaPackageV2Emulator(ServedEmulator):
     """MediaPackage v2 harvest jobs over HTTP on ``clock``'s time, as ``scenario`` scripts them.
 
     Use as a context manager (or ``start()`` / ``stop()``); point boto3 at ``url``. ``calls`` records every
@@ -575,12 +662,17 @@ class MediaPackageV2Emulator:
         account: str = "123456789012",
         region: str = "us-east-1",
     ) -> None:
+        super().__init__()
         self.clock = clock
         self.scenario = scenario or Scenario()
         self.account = account
         self.region = region
         self.api = RestJsonApi.load(
-            self.service, self.api_version, V2_OPERATIONS, validation_code="ValidationException"
+            self.service,
+            self.api_version,
+            V2_OPERATIONS,
+            validation_code="ValidationException",
+            violation_member="ValidationExceptionType",
         )
         self.calls: list[Call] = []
         self._lock = threading.RLock()
@@ -590,8 +682,6 @@ class MediaPackageV2Emulator:
         self._accepted: deque[float] = deque()  # times of the calls the throttle let through
         self._listeners: list[EventCallback] = []
         self._requests = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._handlers: dict[str, Callable[[ApiDict, float], ApiDict]] = {
             "CreateHarvestJob": self._create,
             "GetHarvestJob": self._get,
@@ -601,41 +691,6 @@ class MediaPackageV2Emulator:
             "UntagResource": self._untag,
             "ListTagsForResource": self._list_tags,
         }
-
-    # Lifecycle -----------------------------------------------------------------------------------------------
-    def start(self) -> str:
-        """Serve on a free local port; returns the endpoint URL."""
-        if self._server is None:
-            self._server = serve(self.dispatch)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="mp2-emulator"
-            )
-            self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join()
-            self._server = self._thread = None
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the emulator is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> MediaPackageV2Emulator:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # Inspection ----------------------------------------------------------------------------------------------
     def on_event(self, callback: EventCallback) -> None:
