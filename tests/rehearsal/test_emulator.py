@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -26,6 +27,7 @@ from mypy_boto3_mediapackagev2 import Mediapackagev2Client
 
 from mediapackage_harvest.rehearsal.emulator import V2_OPERATIONS, MediaPackageV2Emulator, RestJsonApi
 from mediapackage_harvest.rehearsal.scenario import FAULT_CODES, Fault, JobScript, Outcome, Scenario, Throttle
+from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp()
 GROUP, CHANNEL, ENDPOINT = "live-group", "live-channel", "hls-endpoint"
@@ -903,3 +905,49 @@ def test_a_value_of_the_wrong_type_is_a_validation_error_naming_it(emulator: Med
         urllib.request.urlopen(f"{emulator.url}/channelGroup/{GROUP}/harvestJob?maxResults=many")
     assert caught.value.code == 400
     assert "MaxResults" in json.loads(caught.value.read())["message"]
+
+
+def test_an_emulator_bug_is_a_500_and_is_kept(
+    client: Mediapackagev2Client, emulator: MediaPackageV2Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(params: dict[str, Any], now: float) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(emulator._handlers, "GetHarvestJob", broken)
+    error = error_of(lambda: client.get_harvest_job(**job_key()))
+    assert error.response["Error"]["Code"] == "InternalServerException"
+    assert [str(e) for e in emulator.internal_errors] == ["boom"]
+
+
+# On the rehearsal's virtual clock -----------------------------------------------------------------------------
+
+
+def test_a_polling_task_on_the_virtual_clock_sees_the_scripted_timeline() -> None:
+    clock = VirtualClock(START)
+    on_virtual_time = MediaPackageV2Emulator(clock, Scenario(default_job=JobScript(60, 1200)))
+    events: list[tuple[float, str, str]] = []
+    on_virtual_time.on_event(lambda at, kind, detail: events.append((at - START, kind, detail)))
+    statuses: list[tuple[float, str]] = []
+
+    def poll() -> None:
+        client = client_for(on_virtual_time)
+        client.create_harvest_job(**job_request())
+        while True:
+            status = client.get_harvest_job(**job_key())["Status"]
+            statuses.append((clock.time() - START, status))
+            if status not in ("QUEUED", "IN_PROGRESS"):
+                return
+            clock.sleep(300)
+
+    with on_virtual_time:
+        began = time.monotonic()
+        clock.spawn(poll)
+        clock.run()
+    assert time.monotonic() - began < 10  # 21 virtual minutes
+    assert [status for _, status in statuses] == ["QUEUED"] + ["IN_PROGRESS"] * 4 + ["COMPLETED"]
+    assert [at for at, _ in statuses] == [0, 300, 600, 900, 1200, 1500]
+    assert [(at, detail) for at, kind, detail in events if kind == "status"] == [
+        (0, "clip-1: QUEUED"),
+        (60, "clip-1: IN_PROGRESS"),
+        (1260, "clip-1: COMPLETED"),
+    ]

@@ -59,7 +59,9 @@ class Clock(Protocol):
 class ApiError(Exception):
     """An error response: ``code`` goes to ``x-amzn-errortype``, ``fields`` are the error shape's extra members."""
 
-    def __init__(self, code: str, message: str, fields: Mapping[str, str] | None = None, status: int | None = None):
+    def __init__(
+        self, code: str, message: str, fields: Mapping[str, str] | None = None, status: int | None = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
@@ -69,6 +71,8 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class Response:
+    """An HTTP answer, kept apart from the socket so the protocol layer can be tested without a server."""
+
     status: int
     headers: dict[str, str]
     body: bytes = b""
@@ -675,6 +679,7 @@ class MediaPackageV2Emulator(ServedEmulator):
             violation_member="ValidationExceptionType",
         )
         self.calls: list[Call] = []
+        self.internal_errors: list[Exception] = []  # emulator bugs, answered as InternalServerException
         self._lock = threading.RLock()
         self._jobs: dict[tuple[str, str, str], _Job] = {}  # (group, channel, name): names are unique per channel
         self._tokens: dict[str, tuple[str, str]] = {}  # client token -> (request fingerprint, job ARN)
@@ -738,13 +743,18 @@ class MediaPackageV2Emulator(ServedEmulator):
                 self._record(Call(now, operation_name, job_name, response.status), output.get("Status"))
             except ApiError as error:
                 response = self.api.encode_error(error, request_id)
-                self._record(Call(now, operation_name, job_name, response.status, error.code), error.message)
+                self._record(Call(now, operation_name, job_name, response.status, error.code), None)
+            except Exception as bug:  # answered like the service's 500, kept for the test that caused it
+                self.internal_errors.append(bug)
+                internal = ApiError("InternalServerException", f"Emulator error: {bug!r}")
+                response = self.api.encode_error(internal, request_id)
+                self._record(Call(now, operation_name, job_name, response.status, internal.code), None)
             return response
 
     def _record(self, call: Call, note: object) -> None:
         self.calls.append(call)
         detail = f"{call.status} {call.error_code}" if call.error_code else f"{call.status}"
-        if call.error_code is None and isinstance(note, str):
+        if isinstance(note, str):
             detail += f" {note}"
         self._emit(call.at, call.operation, f"{call.job_name or '*'}: {detail}")
 
