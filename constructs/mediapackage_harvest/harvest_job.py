@@ -46,9 +46,8 @@ class InvalidHarvestJob(spec.InvalidProperties):
     def __init__(self, path: str, violations: Sequence[spec.Violation]) -> None:
         super().__init__(violations)
         self.path = path
-        self.args = (
-            "; ".join(f"HarvestJob '{path}': {python_prop(v.field)} ({v.field}) {v.rule}" for v in violations),
-        )
+        details = "; ".join(f"{python_prop(v.field)} ({v.field}) {v.rule}" for v in violations)
+        self.args = (f"HarvestJob '{path}': {details}",)
 
 
 def python_prop(field: str) -> str:

@@ -1,0 +1,145 @@
+"""The Lambda asset: what it holds, that it imports on its own, and a hash that only its inputs move."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
+
+from mediapackage_harvest import bundling
+from mediapackage_harvest.provider import HarvestJobProvider
+
+SPEC = Path(bundling.__file__).parent / "spec.py"
+
+
+@pytest.fixture(scope="module")
+def asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("asset")
+    bundling.build_asset(output)
+    return output
+
+
+@pytest.fixture
+def handler_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the handler source at another path, used as the handler source (lambda/ stays untouched)."""
+    copy = tmp_path / "elsewhere" / "lambda"
+    copy.mkdir(parents=True)
+    for source in bundling.handler_source_dir().glob("*.py"):
+        shutil.copyfile(source, copy / source.name)
+    monkeypatch.setattr(bundling, "handler_source_dir", lambda: copy)
+    return copy
+
+
+def test_asset_layout(asset: Path) -> None:
+    for source in bundling.handler_source_dir().glob("*.py"):
+        assert (asset / source.name).read_bytes() == source.read_bytes()
+    if (bundling.handler_source_dir() / "index.py").exists():
+        assert (asset / "index.py").is_file()
+    assert (asset / "mediapackage_harvest" / "spec.py").read_bytes() == SPEC.read_bytes()
+    init = (asset / "mediapackage_harvest" / "__init__.py").read_text()
+    assert "import" not in init  # the real package __init__ needs aws_cdk, which Lambda does not have
+    assert (asset / "crhelper" / "__init__.py").is_file()
+    assert (asset / "aws_lambda_powertools" / "__init__.py").is_file()
+    assert (asset / "typing_extensions.py").is_file()
+
+
+def test_asset_has_no_byte_code_or_metadata(asset: Path) -> None:
+    unwanted = [
+        p for p in asset.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc" or p.name.endswith(".dist-info")
+    ]
+    assert unwanted == []
+
+
+def test_asset_imports_on_its_own(asset: Path) -> None:
+    """Everything resolves from the asset, not from the synthesizing environment (no aws_cdk needed)."""
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); sys.modules['aws_cdk'] = None\n"
+        "from mediapackage_harvest import spec\n"
+        "import crhelper, aws_lambda_powertools, typing_extensions\n"
+        "for module in (spec, crhelper, aws_lambda_powertools, typing_extensions):\n"
+        "    assert module.__file__.startswith(sys.argv[1]), module.__file__\n"
+    )
+    subprocess.run([sys.executable, "-B", "-c", probe, str(asset)], check=True, cwd=asset.parent)
+
+
+@pytest.mark.skipif(
+    not (bundling.handler_source_dir() / "index.py").exists(), reason="the handler (lambda/index.py) is not written yet"
+)
+def test_handler_imports_from_the_asset(asset: Path) -> None:
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); sys.modules['aws_cdk'] = None\n"
+        "import index\n"
+        "assert callable(index.handler)\n"
+        "assert index.__file__.startswith(sys.argv[1])\n"
+    )
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "PATH": ""}
+    subprocess.run([sys.executable, "-B", "-c", probe, str(asset)], check=True, cwd=asset.parent, env=env)
+
+
+def test_hash_is_stable() -> None:
+    first = bundling.asset_hash()
+    assert first == bundling.asset_hash()
+    assert re.fullmatch(r"[0-9a-f]{64}", first)
+
+
+def test_hash_is_the_same_at_another_path(handler_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copied = bundling.asset_hash()
+    monkeypatch.undo()
+    assert bundling.asset_hash() == copied
+
+
+def test_hash_ignores_byte_code(handler_copy: Path) -> None:
+    before = bundling.asset_hash()
+    cache = handler_copy / "__pycache__"
+    cache.mkdir()
+    (cache / "index.cpython-311.pyc").write_bytes(b"\x00compiled")
+    (cache / "stray.py").write_text("x = 1\n")
+    assert bundling.asset_hash() == before
+
+
+def test_hash_follows_the_handler_source(handler_copy: Path) -> None:
+    before = bundling.asset_hash()
+    (handler_copy / "extra.py").write_text("VALUE = 1\n")
+    added = bundling.asset_hash()
+    assert added != before
+    (handler_copy / "extra.py").write_text("VALUE = 2\n")
+    assert bundling.asset_hash() != added
+
+
+def test_hash_ignores_line_endings(handler_copy: Path) -> None:
+    (handler_copy / "extra.py").write_bytes(b"A = 1\nB = 2\n")
+    unix = bundling.asset_hash()
+    (handler_copy / "extra.py").write_bytes(b"A = 1\r\nB = 2\r\n")
+    assert bundling.asset_hash() == unix
+
+
+def test_installed_wheel_layout_is_preferred(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "_lambda").mkdir()
+    monkeypatch.setattr(bundling, "_PACKAGE_DIR", tmp_path)
+    assert bundling.handler_source_dir() == tmp_path / "_lambda"
+
+
+def test_repository_layout_otherwise() -> None:
+    expected = Path(__file__).resolve().parents[1] / "lambda"
+    if not (Path(bundling.__file__).parent / "_lambda").is_dir():
+        assert bundling.handler_source_dir() == expected
+
+
+def test_template_asset_key_follows_the_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CDK derives the S3 key from the custom hash: same inputs, same key; other inputs, another key."""
+    keys = []
+    for value in ("a" * 64, "b" * 64, "a" * 64):
+        monkeypatch.setattr(bundling, "asset_hash", lambda value=value: value)
+        stack = Stack(App(), "Asset")
+        provider = HarvestJobProvider.of(stack)
+        provider.grant_endpoint("live", "main", "hls")
+        function = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
+        (properties,) = (resource["Properties"] for resource in function.values())
+        keys.append(properties["Code"]["S3Key"])
+    assert keys[0] == keys[2] != keys[1]

@@ -1,0 +1,93 @@
+"""The example app synthesizes as `cdk synth` would run it, to a template cfn-lint finds nothing in."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint
+
+REPO = Path(__file__).resolve().parents[1]
+STACK = "MediaPackageHarvestExample"
+
+
+def synthesize(outdir: Path, context: dict[str, Any] | None) -> subprocess.Popen[str]:
+    """Start ``python app.py`` the way the CDK CLI does: cloud assembly dir and context through the environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_")}
+    env["CDK_OUTDIR"] = str(outdir)
+    if context is not None:
+        env["CDK_CONTEXT_JSON"] = json.dumps(context)
+    # From another directory: the app must not depend on the working directory.
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "app.py")], cwd=outdir.parent, env=env, stderr=subprocess.PIPE, text=True
+    )
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The example synthesized three ways at once: bare, with cdk.json's context, with a context override."""
+    cdk_context = json.loads((REPO / "cdk.json").read_text())["context"]
+    runs = {
+        "bare": None,
+        "cdk.json": cdk_context,
+        "override": {**cdk_context, "channel": "other-channel", "endTime": "2026-01-15T11:00:00Z"},
+    }
+    processes = {}
+    for name, context in runs.items():
+        outdir = tmp_path_factory.mktemp(name.replace(".", "-")) / "cdk.out"
+        processes[name] = (outdir, synthesize(outdir, context))
+    results = {}
+    for name, (outdir, process) in processes.items():
+        _, errors = process.communicate(timeout=300)
+        assert process.returncode == 0, errors
+        results[name] = json.loads((outdir / f"{STACK}.template.json").read_text())
+    return results
+
+
+def test_outputs(templates: dict[str, dict[str, Any]]) -> None:
+    outputs = templates["bare"]["Outputs"]
+    assert "HarvestJobArn" in outputs
+    assert "HarvestJobETag" in outputs
+    job_id = outputs["HarvestJobArn"]["Value"]["Fn::GetAtt"][0]
+    assert outputs["HarvestJobArn"]["Value"] == {"Fn::GetAtt": [job_id, "Arn"]}
+    assert outputs["HarvestJobETag"]["Value"] == {"Fn::GetAtt": [job_id, "ETag"]}
+    assert templates["bare"]["Resources"][job_id]["Type"] == "Custom::MediaPackageV2HarvestJob"
+
+
+def test_cdk_json_context_matches_the_app_defaults(templates: dict[str, dict[str, Any]]) -> None:
+    assert templates["cdk.json"] == templates["bare"]
+
+
+def test_context_overrides_reach_the_job(templates: dict[str, dict[str, Any]]) -> None:
+    (job,) = (r for r in templates["override"]["Resources"].values() if r["Type"] == "Custom::MediaPackageV2HarvestJob")
+    assert job["Properties"]["ChannelName"] == "other-channel"
+    assert job["Properties"]["ScheduleConfiguration"]["EndTime"] == "2026-01-15T11:00:00+00:00"
+
+
+def test_bucket_is_private_encrypted_and_tls_only(templates: dict[str, dict[str, Any]]) -> None:
+    resources = templates["bare"]["Resources"]
+    (bucket,) = (r for r in resources.values() if r["Type"] == "AWS::S3::Bucket")
+    properties = bucket["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    encryption = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    (policy,) = (r for r in resources.values() if r["Type"] == "AWS::S3::BucketPolicy")
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
+
+
+def test_cfn_lint_finds_nothing(templates: dict[str, dict[str, Any]]) -> None:
+    matches = lint(json.dumps(templates["bare"]), regions=["us-east-1", "eu-west-1"])
+    assert [str(m) for m in matches] == []
