@@ -299,6 +299,24 @@ def test_imported_bucket_warns_instead(synth: Synth) -> None:
     assert "elsewhere-bucket" not in json.dumps(synth.template.find_resources("AWS::S3::BucketPolicy"))
 
 
+def test_kms_encrypted_bucket_warns_about_the_key() -> None:
+    stack = Stack(App(), "Kms")
+    bucket = s3.Bucket(stack, "Clips", encryption=s3.BucketEncryption.KMS)
+    HarvestJob(
+        stack,
+        "Job",
+        channel_group_name="live",
+        channel_name="main",
+        origin_endpoint_name="hls",
+        hls_manifests=["index"],
+        start_time=START,
+        end_time=END,
+        destination_bucket=bucket,
+        destination_path="clips",
+    )
+    Annotations.from_stack(stack).has_warning("/Kms/Job", Match.string_like_regexp("KMS key.*kms:GenerateDataKey"))
+
+
 def test_template_holds_no_timestamps_or_randomness(synth: Synth) -> None:
     again = Synth()
     assert again.json == synth.json

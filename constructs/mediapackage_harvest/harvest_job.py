@@ -172,8 +172,8 @@ class HarvestJob(Construct):
             if destination_bucket.encryption_key is not None:
                 Annotations.of(self).add_warning_v2(
                     "mediapackage-harvest:bucketKey",
-                    "The destination bucket is encrypted with a KMS key: its key policy must let "
-                    "mediapackagev2.amazonaws.com use it (kms:GenerateDataKey), or MediaPackage cannot write.",
+                    "The destination bucket is encrypted with a KMS key: its key policy must let mediapackagev2."
+                    "amazonaws.com use it (kms:GenerateDataKey, kms:Decrypt), or MediaPackage cannot write.",
                 )
 
         self.harvest_job_arn: str = self.resource.get_att_string("Arn")
