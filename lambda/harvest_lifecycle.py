@@ -1,0 +1,389 @@
+"""What a harvest-job custom resource does on Create, Update, Delete and each poll, whatever the service flavour.
+
+The rules live here once; the service's API lives behind :class:`HarvestService` (MediaPackage v2 in
+:mod:`mediapackage_v2`; a v1 adapter would map CreateHarvestJob/DescribeHarvestJob and report that it cannot
+cancel). Each dispatcher returns an Outcome that :mod:`safe_crhelper` answers or hands over to polling.
+
+Timing: a job is watched inline for about 45 s (checks 2 s apart, growing to 5 s), so one that ends within 40 s
+is answered within 5 s of ending; after that EventBridge polls once a minute. The deadline is the request's start
++ Timeout - 30 s. When the next poll would land after it, the invocation keeps watching inline up to it; at the
+deadline the job is cancelled and the request answered FAILED, in time for CloudFormation to hear it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource_event import (
+    CloudFormationCustomResourceEvent,
+)
+
+import handler_clock
+from harvest_logging import logger
+from mediapackage_harvest import spec
+from safe_crhelper import POLL_PERIOD_SECONDS, STATE_KEY, Failed, InProgress, LambdaContext, Outcome, Succeeded
+
+INLINE_WATCH_SECONDS = 45.0
+DEADLINE_MARGIN_SECONDS = 30.0  # CloudFormation gives up at start + Timeout: cancel and answer before that
+LAMBDA_RESERVE_SECONDS = 8.0  # left at the end of an invocation for a cancel and the response PUT
+DEFAULT_TIMEOUT_SECONDS = spec.TIMEOUT_MAX_SECONDS
+DERIVED_NAME_LOGICAL_ID_CHARS = 48
+DERIVED_NAME_HASH_CHARS = 12
+REASON_MAX = 256
+
+
+class JobStatus(StrEnum):
+    QUEUED = "QUEUED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.IN_PROGRESS})
+
+
+@dataclass(frozen=True)
+class Job:
+    """A harvest job as the lifecycle needs it; ``description`` is the service's own view, for its adapter."""
+
+    arn: str
+    name: str
+    status: JobStatus
+    error_message: str = ""
+    etag: str = ""
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: Mapping[str, Any] = field(default_factory=dict)
+
+    def attributes(self) -> dict[str, str]:
+        """The resource's Fn::GetAtt attributes (spec.ATTRIBUTES), all strings."""
+        return {
+            "Arn": self.arn,
+            "ETag": self.etag,
+            "Status": self.status.value,
+            "HarvestJobName": self.name,
+            "CreatedAt": self.created_at.isoformat() if self.created_at else "",
+            "ModifiedAt": self.modified_at.isoformat() if self.modified_at else "",
+        }
+
+
+class QuotaExceeded(Exception):
+    """The service takes no new job for now (too many running); creating it again later may work."""
+
+
+class NameInUse(Exception):
+    """Another job already has the name, where names must be unique."""
+
+
+class HarvestService(Protocol):
+    """One service flavour's harvest-job API, in the lifecycle's terms."""
+
+    def problems(self, props: Mapping[str, Any]) -> list[spec.Violation]:
+        """Every rule the resource properties break; empty when they are valid."""
+        ...
+
+    def is_job_id(self, physical_id: str) -> bool:
+        """Whether a physical id names a job of this flavour (not a failed-create placeholder)."""
+        ...
+
+    def create(self, props: Mapping[str, Any], *, name: str, token: str) -> Job:
+        """Create the job the properties describe; raises QuotaExceeded or NameInUse."""
+        ...
+
+    def get(self, job_id: str) -> Job | None:
+        """The job, or None when it no longer exists."""
+        ...
+
+    def cancel(self, job_id: str) -> bool:
+        """Ask the service to stop the job; False when this flavour cannot cancel."""
+        ...
+
+    def retag(self, job_id: str, *, add: Mapping[str, str], remove: Sequence[str]) -> None: ...
+
+    def matches(self, job: Job, props: Mapping[str, Any]) -> bool:
+        """Whether the job already is what the properties describe (tags and lifecycle options aside)."""
+        ...
+
+    def name_clash(self, job: Job, props: Mapping[str, Any]) -> str | None:
+        """Where a new job under the properties' fixed name would collide with ``job`` (e.g. "channel g/c")."""
+        ...
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One request as the dispatchers see it. ``job_started`` tells the responder which id a FAILED must carry."""
+
+    event: CloudFormationCustomResourceEvent
+    context: LambdaContext
+    service: HarvestService
+    job_started: Callable[[str], None]
+
+    @property
+    def digest(self) -> str:
+        """Stable per request, the same on redelivery: the ClientToken and the derived name's suffix."""
+        key = "\n".join((self.event.stack_id, self.event.logical_resource_id, self.event.request_id))
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def derived_name(self) -> str:
+        """``<LogicalResourceId[:48]>-<12 hex>``: a valid job name, unique per request, deterministic."""
+        prefix = self.event.logical_resource_id[:DERIVED_NAME_LOGICAL_ID_CHARS]
+        return f"{prefix}-{self.digest[:DERIVED_NAME_HASH_CHARS]}"
+
+    def remaining_seconds(self) -> float:
+        return self.context.get_remaining_time_in_millis() / 1000
+
+
+@dataclass
+class Progress:
+    """Where a create-and-watch stands; travels between invocations as the poll state (compact JSON)."""
+
+    started: float
+    deadline: float
+    wait: bool
+    name: str
+    job_id: str = ""
+    pending: Mapping[str, Any] | None = None  # the job's properties until it is created (quota retries)
+    problem: str = ""  # why it is not created yet
+
+    def to_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "started": self.started,
+            "deadline": self.deadline,
+            "wait": self.wait,
+            "name": self.name,
+        }
+        if self.job_id:
+            state["job"] = self.job_id
+        else:
+            state["pending"] = _pack(self.pending or {})
+            state["problem"] = self.problem[:200]
+        return state
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Progress:
+        pending = state.get("pending")
+        return cls(
+            started=float(state["started"]),
+            deadline=float(state["deadline"]),
+            wait=bool(state["wait"]),
+            name=str(state["name"]),
+            job_id=str(state.get("job", "")),
+            pending=_unpack(pending) if pending else None,
+            problem=str(state.get("problem", "")),
+        )
+
+    @property
+    def timeout(self) -> int:
+        return round(self.deadline - self.started + DEADLINE_MARGIN_SECONDS)
+
+
+# Dispatchers, one per request type -------------------------------------------------------------------------
+def create(inv: Invocation) -> Outcome:
+    props = inv.event.resource_properties
+    problems = inv.service.problems(props)
+    if problems:
+        return Failed(invalid_reason(problems))
+    return start_job(inv, props)
+
+
+def update(inv: Invocation) -> Outcome:
+    """In place when the job already is what the properties describe; else a new job (a replacement)."""
+    props, old = inv.event.resource_properties, inv.event.old_resource_properties
+    problems = inv.service.problems(props)
+    if problems:
+        return Failed(invalid_reason(problems))
+    physical_id = inv.event.physical_resource_id
+    job = inv.service.get(physical_id) if inv.service.is_job_id(physical_id) else None
+    if job is not None:
+        logger.thread_safe_append_keys(job_name=job.name)
+        if only_lifecycle_changed(old, props) or inv.service.matches(job, props):
+            return update_in_place(inv, job, old, props)
+        clash = inv.service.name_clash(job, props)
+        if clash:
+            return Failed(
+                f"This change replaces harvest job {job.name}, but the new job would need its HarvestJobName, "
+                f"which the old job still holds on {clash}: change or remove harvest_job_name"
+            )
+    return start_job(inv, props)
+
+
+def delete(inv: Invocation) -> Outcome:
+    """Cancel a job still running; anything else (placeholder id, ended or gone job) needs nothing."""
+    physical_id = inv.event.physical_resource_id
+    if not inv.service.is_job_id(physical_id):
+        logger.info("No harvest job behind this resource (its create failed); nothing to delete")
+        return Succeeded(physical_id)
+    job = inv.service.get(physical_id)
+    if job is None:
+        logger.info("Harvest job already gone")
+    elif job.status in ACTIVE:
+        logger.thread_safe_append_keys(job_name=job.name)
+        inv.service.cancel(job.arn)
+        logger.info("Harvest job cancelled", extra={"status": job.status.value})
+    else:
+        logger.info("Harvest job already ended; nothing to cancel", extra={"status": job.status.value})
+    return Succeeded(physical_id)
+
+
+def poll(inv: Invocation) -> Outcome:
+    """An EventBridge poll of a Create or Update: one check, or watch up to the deadline when it is close."""
+    progress = Progress.from_state(inv.event.get(STATE_KEY) or {})
+    logger.thread_safe_append_keys(job_name=progress.name)
+    if progress.job_id:
+        _job_exists(inv, progress.job_id)
+    return watch(inv, progress, inline_until=handler_clock.current.time())
+
+
+# Steps -----------------------------------------------------------------------------------------------------
+def start_job(inv: Invocation, props: Mapping[str, Any]) -> Outcome:
+    now = handler_clock.current.time()
+    timeout = int(props.get(spec.TIMEOUT) or DEFAULT_TIMEOUT_SECONDS)
+    progress = Progress(
+        started=now,
+        deadline=now + timeout - DEADLINE_MARGIN_SECONDS,
+        wait=spec.parse_bool(props.get(spec.WAIT_FOR_COMPLETION, True)),
+        name=str(props.get(spec.JOB_NAME) or inv.derived_name()),
+        pending=job_properties(props),
+    )
+    logger.thread_safe_append_keys(job_name=progress.name)
+    return watch(inv, progress, inline_until=now + INLINE_WATCH_SECONDS)
+
+
+def watch(inv: Invocation, progress: Progress, *, inline_until: float) -> Outcome:
+    """Check, pause, check again until the job ends, the deadline passes, or it is time to hand over."""
+    clock = handler_clock.current
+    began = clock.time()
+    hand_over_by = began + inv.remaining_seconds() - LAMBDA_RESERVE_SECONDS
+    while True:
+        outcome = check(inv, progress)
+        if outcome is not None:
+            return outcome
+        now = clock.time()
+        if now >= progress.deadline:
+            return give_up(inv, progress)
+        pause = min(pause_after(now - began), progress.deadline - now)
+        next_poll_in_time = now + POLL_PERIOD_SECONDS <= progress.deadline
+        if now + pause > hand_over_by or (now + pause > inline_until and next_poll_in_time):
+            logger.info("Harvest job not finished yet; EventBridge polls from here", extra={"job": progress.job_id})
+            return InProgress(progress.to_state(), _failure_id(inv, progress))
+        clock.sleep(pause)
+
+
+def pause_after(elapsed: float) -> float:
+    """2 s between checks for the first 10 s of watching, then one second more every 10 s, at most 5 s."""
+    return min(2.0 + elapsed // 10, 5.0)
+
+
+def check(inv: Invocation, progress: Progress) -> Outcome | None:
+    """One step: create the job if it does not exist yet, else read its status; None while undecided."""
+    if progress.job_id:
+        job = inv.service.get(progress.job_id)
+        if job is None:
+            return Failed(f"Harvest job {progress.name} disappeared before it finished", _failure_id(inv, progress))
+        return settle(inv, progress, job)
+    try:
+        job = inv.service.create(progress.pending or {}, name=progress.name, token=inv.digest)
+    except QuotaExceeded as error:
+        progress.problem = str(error)
+        logger.warning("Service quota exceeded; the create will be retried", extra={"problem": str(error)})
+        return None
+    except NameInUse as error:
+        advice = "" if progress.name == inv.derived_name() else ": change or remove harvest_job_name"
+        return Failed(f"Cannot create harvest job {progress.name}, the name is taken ({error}){advice}")
+    progress.job_id, progress.pending, progress.problem = job.arn, None, ""
+    _job_exists(inv, job.arn)
+    logger.info("Harvest job created", extra={"job": job.arn, "status": job.status.value})
+    if not progress.wait:
+        return Succeeded(job.arn, job.attributes())
+    return settle(inv, progress, job)
+
+
+def settle(inv: Invocation, progress: Progress, job: Job) -> Outcome | None:
+    if job.status == JobStatus.COMPLETED:
+        logger.info("Harvest job completed")
+        return Succeeded(job.arn, job.attributes())
+    if job.status in ACTIVE:
+        return None
+    message = job.error_message or "the service gave no error message"
+    return Failed(f"Harvest job {job.name} {job.status.value}: {message}", _failure_id(inv, progress))
+
+
+def give_up(inv: Invocation, progress: Progress) -> Outcome:
+    """The deadline has come: cancel the job (if there is one) and say why the request failed."""
+    if not progress.job_id:
+        return Failed(
+            f"Harvest job {progress.name} could not be created within the Timeout of {progress.timeout} s: "
+            f"{progress.problem}"
+        )
+    cancelled = inv.service.cancel(progress.job_id)
+    logger.warning("Deadline reached; harvest job cancelled", extra={"cancelled": cancelled})
+    what = "it was cancelled" if cancelled else "this service cannot cancel it"
+    return Failed(
+        f"Harvest job {progress.name} did not finish within the Timeout of {progress.timeout} s and {what}; "
+        "raise Timeout (at most 3600) or set WaitForCompletion to false",
+        _failure_id(inv, progress),
+    )
+
+
+def update_in_place(inv: Invocation, job: Job, old: Mapping[str, Any], props: Mapping[str, Any]) -> Outcome:
+    """Keep the job: bring its tags to the new properties' and answer with its current attributes."""
+    old_tags: Mapping[str, str] = old.get(spec.TAGS) or {}
+    new_tags: Mapping[str, str] = props.get(spec.TAGS) or {}
+    add = {key: value for key, value in new_tags.items() if job.tags.get(key) != value}
+    remove = sorted(key for key in old_tags if key not in new_tags)
+    if add or remove:
+        inv.service.retag(job.arn, add=add, remove=remove)
+        logger.info("Harvest job tags updated", extra={"added": sorted(add), "removed": remove})
+        job = inv.service.get(job.arn) or job
+    return Succeeded(job.arn, job.attributes())
+
+
+# Small rules -----------------------------------------------------------------------------------------------
+def only_lifecycle_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether every changed property is one that does not describe the job (spec.LIFECYCLE_PROPERTIES)."""
+    changed = {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
+    return changed <= spec.LIFECYCLE_PROPERTIES
+
+
+def job_properties(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The properties a create needs: everything but the lifecycle options (tags are part of the create)."""
+    return {key: value for key, value in props.items() if key == spec.TAGS or key not in spec.LIFECYCLE_PROPERTIES}
+
+
+def invalid_reason(problems: Sequence[spec.Violation]) -> str:
+    """Every offending field first, then the rules, cut at the end to fit CloudFormation's 256 characters."""
+    fields = ", ".join(dict.fromkeys(problem.field for problem in problems))
+    text = f"Invalid properties ({fields}): " + "; ".join(str(problem) for problem in problems)
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 3] + "..."
+
+
+def _failure_id(inv: Invocation, progress: Progress) -> str | None:
+    """A failed Create answers with its job's ARN, so the rollback's Delete can find the job; an Update keeps
+    the old id (CloudFormation keeps the old resource when an update fails)."""
+    return progress.job_id if progress.job_id and inv.event.request_type == "Create" else None
+
+
+def _job_exists(inv: Invocation, job_id: str) -> None:
+    if inv.event.request_type == "Create":
+        inv.job_started(job_id)
+
+
+def _pack(value: Mapping[str, Any]) -> str:
+    """Compact text for the poll state, which must fit EventBridge's 8192-character Input."""
+    raw = json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+    return base64.b64encode(zlib.compress(raw, 9)).decode()
+
+
+def _unpack(text: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(zlib.decompress(base64.b64decode(text)))
+    return value

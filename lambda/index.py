@@ -1,0 +1,66 @@
+"""Lambda entry point of the Custom::MediaPackageV2HarvestJob provider: ``index.handler(event, context)``.
+
+Per invocation: the request's log keys, a fresh crhelper resource (safe_crhelper) and the lifecycle's
+dispatchers bound to the MediaPackage v2 adapter. Nothing is built at import beyond module objects.
+
+Seams for tests and the deploy rehearsal: ``aws_clients.use(factory)`` / :func:`reset_clients` (AWS clients),
+``handler_clock.use(clock)`` (time), ``SSL_CERT_FILE`` (the CA of a local response endpoint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource_event import (
+    CloudFormationCustomResourceEvent,
+)
+
+import aws_clients
+import harvest_lifecycle as lifecycle
+from harvest_logging import logger
+from mediapackage_harvest import spec
+from mediapackage_v2 import MediaPackageV2
+from safe_crhelper import POLL_FLAG, Function, LambdaContext, Outcome, SafeCfnResource
+
+Dispatcher = Callable[[lifecycle.Invocation], Outcome]
+
+reset_clients = aws_clients.reset
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> None:
+    """Answer one CloudFormation request (or one EventBridge poll of it)."""
+    request = CloudFormationCustomResourceEvent(event)
+    _set_log_keys(request, context)
+    resource = SafeCfnResource(rule_prefix_env=spec.POLL_RULE_PREFIX_ENV)
+    service = MediaPackageV2()
+
+    def bind(dispatch: Dispatcher) -> Function:
+        def run(raw: dict[str, Any], ctx: LambdaContext) -> Outcome:
+            invocation = lifecycle.Invocation(
+                CloudFormationCustomResourceEvent(raw), ctx, service, resource.set_failure_physical_id
+            )
+            return dispatch(invocation)
+
+        return run
+
+    resource.register(
+        create=bind(lifecycle.create),
+        update=bind(lifecycle.update),
+        delete=bind(lifecycle.delete),
+        poll=bind(lifecycle.poll),
+    )
+    resource(event, context)
+
+
+def _set_log_keys(request: CloudFormationCustomResourceEvent, context: LambdaContext) -> None:
+    """Correlation keys for this request's log lines (per thread: the rehearsal runs requests side by side)."""
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(
+        stack_id=request.stack_id,
+        logical_resource_id=request.logical_resource_id,
+        request_id=request.request_id,
+        request_type=request.request_type,
+        poll=bool(request.get(POLL_FLAG)),
+        function_request_id=getattr(context, "aws_request_id", None),
+    )
