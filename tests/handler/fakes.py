@@ -215,6 +215,22 @@ class Harness:
         assert len(responses) == 1, responses
         return responses[0]
 
+    def expect_create(self, event: dict[str, Any], status: str = "QUEUED", **job_fields: Any) -> str:
+        """CreateHarvestJob with the exact parameters for ``event``; the job's (derived) name."""
+        name = derived_name(event)
+        self.mediapackage.add_response("create_harvest_job", job(name, status, **job_fields), create_params(event))
+        return name
+
+    def expect_quota_exceeded(self, event: dict[str, Any], times: int = 1) -> None:
+        for _ in range(times):
+            self.mediapackage.add_client_error(
+                "create_harvest_job",
+                service_error_code="ServiceQuotaExceededException",
+                service_message="Too many harvest jobs in progress",
+                http_status_code=402,
+                expected_params=create_params(event),
+            )
+
     def expect_get(self, name: str, status: str = "IN_PROGRESS", **job_fields: Any) -> None:
         self.mediapackage.add_response("get_harvest_job", job(name, status, **job_fields), key(name))
 

@@ -6,7 +6,6 @@ import json
 import random
 import re
 import string
-from typing import Any
 
 from tests.handler.fakes import (
     INLINE_CHECKS,
@@ -19,24 +18,6 @@ from tests.handler.fakes import (
     key,
     with_properties,
 )
-
-
-def expect_create(harness: Harness, event: dict[str, Any], status: str = "QUEUED", **fields: Any) -> str:
-    name = derived_name(event)
-    params = create_params(event)
-    harness.mediapackage.add_response("create_harvest_job", job(name, status, **fields), params)
-    return name
-
-
-def expect_quota_exceeded(harness: Harness, event: dict[str, Any], times: int = 1) -> None:
-    for _ in range(times):
-        harness.mediapackage.add_client_error(
-            "create_harvest_job",
-            service_error_code="ServiceQuotaExceededException",
-            service_message="Too many harvest jobs in progress",
-            http_status_code=402,
-            expected_params=create_params(event),
-        )
 
 
 def attributes(name: str, status: str = "COMPLETED", etag: str = "etag-1") -> dict[str, str]:
@@ -52,7 +33,7 @@ def attributes(name: str, status: str = "COMPLETED", etag: str = "etag-1") -> di
 
 def test_a_job_that_completes_inline_is_answered_by_the_first_invocation(harness: Harness) -> None:
     event = harness.event("create")
-    name = expect_create(harness, event)
+    name = harness.expect_create(event)
     harness.expect_gets(name, 2)  # at 2 and 4 s
     harness.expect_get(name, "COMPLETED")  # at 6 s
 
@@ -69,7 +50,7 @@ def test_a_job_that_completes_inline_is_answered_by_the_first_invocation(harness
 
 def test_a_job_ending_just_after_40_s_is_answered_within_5_s(harness: Harness) -> None:
     event = harness.event("create")
-    name = expect_create(harness, event)
+    name = harness.expect_create(event)
     harness.expect_gets(name, INLINE_CHECKS - 1)  # up to 40 s
     harness.expect_get(name, "COMPLETED")  # the check at 45 s
 
@@ -82,7 +63,7 @@ def test_a_job_ending_just_after_40_s_is_answered_within_5_s(harness: Harness) -
 
 def test_a_long_job_is_handed_to_eventbridge_and_answered_from_a_poll(harness: Harness) -> None:
     event = harness.event("create", LogicalResourceId="Clip" + "X" * 196)  # 200 characters
-    name = expect_create(harness, event)
+    name = harness.expect_create(event)
     harness.expect_gets(name, INLINE_CHECKS)
 
     harness.invoke(event)
@@ -109,7 +90,7 @@ def test_a_long_job_is_handed_to_eventbridge_and_answered_from_a_poll(harness: H
 
 def test_a_failed_job_fails_the_request_with_the_service_message_last(harness: Harness) -> None:
     event = harness.event("create")
-    name = expect_create(harness, event)
+    name = harness.expect_create(event)
     harness.expect_get(name)
     harness.expect_get(name, "FAILED", error="No segments found in the harvest window")
 
@@ -124,7 +105,7 @@ def test_a_failed_job_fails_the_request_with_the_service_message_last(harness: H
 
 def test_at_the_deadline_the_job_is_cancelled_and_the_request_fails(harness: Harness) -> None:
     event = with_properties(harness.event("create"), Timeout="60", ServiceTimeout="60")
-    name = expect_create(harness, event)
+    name = harness.expect_create(event)
     harness.expect_gets(name, 11)  # 2 ... 26 s, and at the deadline: 60 - 30 = 30 s
     harness.mediapackage.add_response("cancel_harvest_job", {}, key(name))
 
@@ -140,7 +121,7 @@ def test_at_the_deadline_the_job_is_cancelled_and_the_request_fails(harness: Har
 
 def test_a_poll_close_to_the_deadline_watches_inline_up_to_it(harness: Harness) -> None:
     event = with_properties(harness.event("create"), Timeout="150", ServiceTimeout="150")  # deadline at 120 s
-    name = expect_create(harness, event)
+    name = harness.expect_create(event)
     harness.expect_gets(name, INLINE_CHECKS)  # to 45 s; the poll at 105 s is still before the deadline
     harness.invoke(event)
     assert len(harness.rules()) == 1
@@ -158,7 +139,7 @@ def test_a_poll_close_to_the_deadline_watches_inline_up_to_it(harness: Harness) 
 
 def test_without_waiting_the_request_is_answered_right_after_the_create(harness: Harness) -> None:
     event = with_properties(harness.event("create"), WaitForCompletion="false")
-    name = expect_create(harness, event)
+    name = harness.expect_create(event)
 
     harness.invoke(event)
 
@@ -171,8 +152,8 @@ def test_without_waiting_the_request_is_answered_right_after_the_create(harness:
 
 def test_a_redelivered_create_sends_the_same_token_and_name(harness: Harness) -> None:
     event = with_properties(harness.event("create"), WaitForCompletion="false")
-    first = expect_create(harness, event)
-    second = expect_create(harness, event)  # the service answers a repeated ClientToken with the same job
+    first = harness.expect_create(event)
+    second = harness.expect_create(event)  # the service answers a repeated ClientToken with the same job
 
     harness.invoke(event)
     harness.invoke(event)
@@ -202,8 +183,8 @@ def test_invalid_properties_fail_naming_the_field_without_calling_mediapackage(h
 
 def test_quota_exceeded_is_retried_until_the_create_succeeds(harness: Harness) -> None:
     event = harness.event("create")
-    expect_quota_exceeded(harness, event)
-    name = expect_create(harness, event)  # at 2 s
+    harness.expect_quota_exceeded(event)
+    name = harness.expect_create(event)  # at 2 s
     harness.expect_get(name, "COMPLETED")  # at 4 s
 
     harness.invoke(event)
@@ -214,13 +195,13 @@ def test_quota_exceeded_is_retried_until_the_create_succeeds(harness: Harness) -
 
 def test_quota_exceeded_beyond_the_inline_watch_is_retried_by_the_polls(harness: Harness) -> None:
     event = harness.event("create")
-    expect_quota_exceeded(harness, event, times=INLINE_CHECKS + 1)  # at 0 s and every inline check
+    harness.expect_quota_exceeded(event, times=INLINE_CHECKS + 1)  # at 0 s and every inline check
     harness.invoke(event)
     state = json.loads(harness.poll_input())["CrHelperData"]
     assert "job" not in state and state["pending"]
     assert "ServiceQuotaExceededException" in state["problem"]
 
-    name = expect_create(harness, event)
+    name = harness.expect_create(event)
     harness.fire_poll()  # 105 s: created, still queued
     assert harness.responses(event) == []
     assert json.loads(harness.poll_input())["CrHelperData"]["job"] == job_arn(name)
@@ -255,7 +236,7 @@ def test_a_quota_retry_state_too_large_for_eventbridge_fails_clearly(harness: Ha
     chooser = random.Random(7)
     tags = {"".join(chooser.choices(alphabet, k=128)): "".join(chooser.choices(alphabet, k=256)) for _ in range(50)}
     event = with_properties(harness.event("create"), Tags=tags)
-    expect_quota_exceeded(harness, event, times=INLINE_CHECKS + 1)
+    harness.expect_quota_exceeded(event, times=INLINE_CHECKS + 1)
 
     harness.invoke(event)
 

@@ -1,0 +1,187 @@
+"""Answering CloudFormation: retries of the response PUT, the body's limits, the logs (never the ResponseURL),
+and the crhelper traps that concern the process (timer, root logger, clients at import)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from cfn_response import MAX_BODY_BYTES, fit_reason, response_body
+from harvest_logging import logger
+from tests.handler.fakes import INLINE_CHECKS, START, Harness, job_arn, with_properties
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def quick_create(harness: Harness) -> dict[str, object]:
+    """A Create answered right after CreateHarvestJob (WaitForCompletion false)."""
+    event = with_properties(harness.event("create"), WaitForCompletion="false")
+    harness.expect_create(event)
+    return event
+
+
+def test_a_response_put_answered_500_is_retried_until_it_lands(harness: Harness) -> None:
+    event = quick_create(harness)
+    harness.endpoint.fail_next(str(event["RequestId"]), times=2, status=500)
+
+    harness.invoke(event)
+
+    assert harness.endpoint.attempts_for(str(event["RequestId"])) == 3
+    assert harness.response(event)["Status"] == "SUCCESS"  # exactly one recorded
+    assert harness.clock.sleeps == [1.0, 2.0]  # backoff on the handler clock
+
+
+def test_a_dropped_connection_is_retried(harness: Harness) -> None:
+    event = quick_create(harness)
+    harness.endpoint.fail_next(str(event["RequestId"]), times=1, status=None)
+
+    harness.invoke(event)
+
+    assert harness.endpoint.attempts_for(str(event["RequestId"])) == 2
+    assert harness.response(event)["Status"] == "SUCCESS"
+
+
+def test_a_rejected_response_is_not_retried(harness: Harness) -> None:
+    event = quick_create(harness)
+    harness.endpoint.fail_next(str(event["RequestId"]), times=1, status=403)
+
+    harness.invoke(event)
+
+    assert harness.endpoint.attempts_for(str(event["RequestId"])) == 1
+    assert harness.responses(event) == []
+
+
+def test_response_retries_stop_before_the_lambda_times_out(harness: Harness) -> None:
+    event = quick_create(harness)
+    harness.endpoint.fail_next(str(event["RequestId"]), times=100, status=503)
+
+    harness.invoke(event, timeout=10)
+
+    assert harness.endpoint.attempts_for(str(event["RequestId"])) == 4  # after 0, 1, 3 and 7 s; 15 s is too late
+    assert harness.clock.elapsed() < 9.5
+
+
+def test_a_long_reason_keeps_the_service_message_at_its_end(harness: Harness) -> None:
+    event = harness.event("create")
+    name = harness.expect_create(event)
+    message = "Harvest failed: " + "segment missing; " * 30 + "END OF CAUSE"
+    harness.expect_get(name, "FAILED", error=message)
+
+    harness.invoke(event)
+
+    reason = harness.response(event)["Reason"]
+    assert len(reason) == 256
+    assert reason.startswith("...") and reason.endswith("segment missing; END OF CAUSE")
+
+
+def test_a_service_error_on_create_fails_with_its_message_and_a_placeholder_id(harness: Harness) -> None:
+    event = harness.event("create")
+    harness.mediapackage.add_client_error(
+        "create_harvest_job",
+        service_error_code="ResourceNotFoundException",
+        service_message="Origin endpoint hls not found",
+        http_status_code=404,
+    )
+
+    harness.invoke(event)
+
+    response = harness.response(event)
+    assert response["Status"] == "FAILED"
+    assert response["Reason"].endswith("Origin endpoint hls not found")
+    assert response["PhysicalResourceId"].startswith("failed-create:")
+
+
+def test_the_body_never_exceeds_4096_bytes() -> None:
+    body = response_body(
+        status="SUCCESS",
+        reason="",
+        physical_id="id",
+        stack_id="stack",
+        request_id="request",
+        logical_id="Job",
+        data={"Huge": "x" * 5000},
+    )
+    assert len(body) <= MAX_BODY_BYTES
+    assert b'"Status": "FAILED"' in body and b'"Data": {}' in body
+    assert fit_reason("x" * 300 + "cause").endswith("cause") and len(fit_reason("x" * 300)) == 256
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
+    """Everything at DEBUG: the root logger (caplog) and the Powertools logger's own JSON lines."""
+    caplog.set_level(logging.DEBUG)
+    own = logging.getLogger(logger.service)
+    previous = own.level
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    own.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield stream
+    own.removeHandler(handler)
+    logger.setLevel(previous)
+
+
+def test_the_response_url_never_reaches_a_log_even_at_debug(
+    harness: Harness, debug_logs: io.StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = harness.event("create")
+    name = harness.expect_create(event)
+    harness.expect_gets(name, INLINE_CHECKS)
+    harness.invoke(event)  # hands over: the URL travels in the EventBridge target Input
+    harness.endpoint.fail_next(str(event["RequestId"]), times=1, status=500)
+    harness.expect_get(name, "FAILED", error="boom")
+    harness.fire_poll()
+    assert harness.response(event)["Status"] == "FAILED"
+
+    secret = harness.endpoint.signature(str(event["RequestId"]))
+    lines = debug_logs.getvalue()
+    assert f'"job_name":"{name}"' in lines and f'"request_id":"{event["RequestId"]}"' in lines  # keys appended
+    captured = [lines, caplog.text, *(repr(vars(record)) for record in caplog.records)]
+    assert not [text for text in captured if secret in text or "X-Amz-Signature" in text]
+
+
+def test_crhelpers_timeout_timer_runs_on_the_handler_clock(harness: Harness) -> None:
+    event = quick_create(harness)
+
+    harness.invoke(event, timeout=120)
+
+    (timer,) = harness.clock.timers
+    assert timer.due == START + 120 - 0.5
+    assert timer.cancelled and not timer.fired
+
+
+def test_the_root_logger_is_left_alone(harness: Harness) -> None:
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers), [handler.formatter for handler in root.handlers])
+    event = quick_create(harness)
+
+    harness.invoke(event)
+
+    assert (root.level, list(root.handlers), [handler.formatter for handler in root.handlers]) == before
+
+
+def test_importing_the_handler_builds_no_client() -> None:
+    code = "import boto3, index; assert boto3.DEFAULT_SESSION is None, 'a client was built at import'"
+    paths = os.pathsep.join([os.path.join(REPO, "lambda"), os.path.join(REPO, "constructs")])
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": paths}, check=True)
+
+
+def test_failed_responses_carry_the_job_arn_for_the_rollback(harness: Harness) -> None:
+    event = with_properties(harness.event("create"), Timeout="60", ServiceTimeout="60")
+    name = harness.expect_create(event)
+    harness.expect_gets(name, 10)
+    harness.expect_get(name, "CANCELLED")  # cancelled by someone else at the deadline's check
+
+    harness.invoke(event)
+
+    response = harness.response(event)
+    assert response["Status"] == "FAILED"
+    assert response["PhysicalResourceId"] == job_arn(name)
+    assert response["Reason"].endswith("CANCELLED: the service gave no error message")
