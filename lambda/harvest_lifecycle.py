@@ -53,7 +53,7 @@ ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.IN_PROGRESS})
 
 @dataclass(frozen=True)
 class Job:
-    """A harvest job as the lifecycle needs it; ``description`` is the service's own view, for its adapter."""
+    """A harvest job as the lifecycle needs it; ``details`` is the service's own view of it, for its adapter."""
 
     arn: str
     name: str
@@ -63,7 +63,7 @@ class Job:
     created_at: datetime | None = None
     modified_at: datetime | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
-    description: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     def attributes(self) -> dict[str, str]:
         """The resource's Fn::GetAtt attributes (spec.ATTRIBUTES), all strings."""

@@ -1,7 +1,7 @@
 """Lambda entry point of the Custom::MediaPackageV2HarvestJob provider: ``index.handler(event, context)``.
 
 Per invocation: the request's log keys, a fresh crhelper resource (safe_crhelper) and the lifecycle's
-dispatchers bound to the MediaPackage v2 adapter. Nothing is built at import beyond module objects.
+dispatchers bound to the service flavour of the resource type (MediaPackage v2). Nothing is built at import.
 
 Seams for tests and the deploy rehearsal: ``aws_clients.use(factory)`` / :func:`reset_clients` (AWS clients),
 ``handler_clock.use(clock)`` (time), ``SSL_CERT_FILE`` (the CA of a local response endpoint).
@@ -25,6 +25,9 @@ from safe_crhelper import POLL_FLAG, Function, LambdaContext, Outcome, SafeCfnRe
 
 Dispatcher = Callable[[lifecycle.Invocation], Outcome]
 
+# The service flavour per custom resource type: a MediaPackage v1 adapter would add its own type here.
+FLAVOURS: dict[str, Callable[[], lifecycle.HarvestService]] = {spec.RESOURCE_TYPE: MediaPackageV2}
+
 reset_clients = aws_clients.reset
 
 
@@ -33,7 +36,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
     request = CloudFormationCustomResourceEvent(event)
     _set_log_keys(request, context)
     resource = SafeCfnResource(rule_prefix_env=spec.POLL_RULE_PREFIX_ENV)
-    service = MediaPackageV2()
+    service = FLAVOURS.get(str(request.get("ResourceType")), MediaPackageV2)()
 
     def bind(dispatch: Dispatcher) -> Function:
         def run(raw: dict[str, Any], ctx: LambdaContext) -> Outcome:

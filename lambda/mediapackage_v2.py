@@ -109,12 +109,12 @@ class MediaPackageV2:
         wanted_name = props.get(spec.JOB_NAME)
         if wanted_name and wanted_name != job.name:
             return False
-        return configuration(job.description) == configuration(props)
+        return configuration(job.details) == configuration(props)
 
     def name_clash(self, job: Job, props: Mapping[str, Any]) -> str | None:
         """Job names are unique within a channel."""
         channel = (props.get(spec.CHANNEL_GROUP), props.get(spec.CHANNEL))
-        same_channel = channel == (job.description.get(spec.CHANNEL_GROUP), job.description.get(spec.CHANNEL))
+        same_channel = channel == (job.details.get(spec.CHANNEL_GROUP), job.details.get(spec.CHANNEL))
         if props.get(spec.JOB_NAME) == job.name and same_channel:
             return f"channel {channel[0]}/{channel[1]}"
         return None
@@ -184,7 +184,7 @@ def _job(response: Mapping[str, Any]) -> Job:
         created_at=response.get("CreatedAt"),
         modified_at=response.get("ModifiedAt"),
         tags=response.get("Tags") or {},
-        description={key: value for key, value in response.items() if key != "ResponseMetadata"},
+        details={key: value for key, value in response.items() if key != "ResponseMetadata"},
     )
 
 
