@@ -7,6 +7,9 @@ import random
 import re
 import string
 
+import pytest
+
+from mediapackage_harvest.spec import POLL_RULE_PREFIX_ENV as RULE_PREFIX_ENV
 from tests.handler.fakes import (
     INLINE_CHECKS,
     RULE_PREFIX,
@@ -74,6 +77,7 @@ def test_a_long_job_is_handed_to_eventbridge_and_answered_from_a_poll(harness: H
     assert harness.events.describe_rule(Name=rule)["ScheduleExpression"] == "rate(1 minute)"
     poll_input = json.loads(harness.poll_input())
     assert "ResourceProperties" not in poll_input and "OldResourceProperties" not in poll_input
+    assert "CrHelperPermission" not in poll_input  # no per-rule Lambda permission (no Lambda client at all)
     assert poll_input["CrHelperData"]["job"] == job_arn(name)
     assert len(name) == 61
 
@@ -244,4 +248,21 @@ def test_a_quota_retry_state_too_large_for_eventbridge_fails_clearly(harness: Ha
     assert response["Status"] == "FAILED"
     assert response["Reason"].endswith("over EventBridge's 8192")
     assert response["PhysicalResourceId"].startswith("failed-create:")
+    assert harness.rules() == []
+
+
+def test_without_a_rule_prefix_the_handover_fails_with_the_job_arn(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(RULE_PREFIX_ENV)
+    event = harness.event("create")
+    name = harness.expect_create(event)
+    harness.expect_gets(name, INLINE_CHECKS)
+
+    harness.invoke(event)
+
+    response = harness.response(event)
+    assert response["Status"] == "FAILED"
+    assert f"Environment variable {RULE_PREFIX_ENV} must hold a rule-name prefix" in response["Reason"]
+    assert response["PhysicalResourceId"] == job_arn(name)  # the rollback's Delete cancels the job
     assert harness.rules() == []
