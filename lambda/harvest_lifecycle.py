@@ -189,6 +189,7 @@ class Progress:
 
 # Dispatchers, one per request type -------------------------------------------------------------------------
 def create(inv: Invocation) -> Outcome:
+    """Validate (no service call on bad input), then create the job and watch it."""
     props = inv.event.resource_properties
     problems = inv.service.problems(props)
     if problems:
@@ -309,6 +310,7 @@ def check(inv: Invocation, progress: Progress) -> Outcome | None:
 
 
 def settle(inv: Invocation, progress: Progress, job: Job) -> Outcome | None:
+    """COMPLETED succeeds, FAILED or CANCELLED fails with the service's message last; None while active."""
     if job.status == JobStatus.COMPLETED:
         logger.info("Harvest job completed")
         return Succeeded(job.arn, job.attributes())
@@ -326,7 +328,7 @@ def give_up(inv: Invocation, progress: Progress) -> Outcome:
             f"{progress.problem}"
         )
     cancelled = inv.service.cancel(progress.job_id)
-    logger.warning("Deadline reached; harvest job cancelled", extra={"cancelled": cancelled})
+    logger.warning("Deadline reached; cancelling the harvest job", extra={"cancelled": cancelled})
     what = "it was cancelled" if cancelled else "this service cannot cancel it"
     return Failed(
         f"Harvest job {progress.name} did not finish within the Timeout of {progress.timeout} s and {what}; "
@@ -336,7 +338,10 @@ def give_up(inv: Invocation, progress: Progress) -> Outcome:
 
 
 def update_in_place(inv: Invocation, job: Job, old: Mapping[str, Any], props: Mapping[str, Any]) -> Outcome:
-    """Keep the job: bring its tags to the new properties' and answer with its current attributes."""
+    """Keep the job: bring its tags to the new properties' and answer with its current attributes.
+
+    Never waits: an in-place update (tags, lifecycle options, a rollback) must not hang on a running job.
+    """
     old_tags: Mapping[str, str] = old.get(spec.TAGS) or {}
     new_tags: Mapping[str, str] = props.get(spec.TAGS) or {}
     add = {key: value for key, value in new_tags.items() if job.tags.get(key) != value}
