@@ -8,8 +8,8 @@ from typing import Any
 
 from aws_cdk import Annotations, CustomResource, Duration, Stack, Token
 from aws_cdk import aws_s3 as s3
-
 from constructs import Construct
+
 from mediapackage_harvest import spec
 from mediapackage_harvest.policies import harvester_bucket_policy_statement
 from mediapackage_harvest.provider import HarvestJobProvider

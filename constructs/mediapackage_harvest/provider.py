@@ -14,8 +14,8 @@ from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-
 from constructs import Construct
+
 from mediapackage_harvest import spec
 from mediapackage_harvest.bundling import handler_code
 from mediapackage_harvest.policies import harvest_job_arn_pattern

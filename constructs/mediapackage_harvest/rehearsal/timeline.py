@@ -36,9 +36,9 @@ class Timeline:
 
     def table(self, width: int = 140) -> str:
         """A fixed-width table a person can read in a terminal or a CI log."""
-        lines = [f"{'t (s)':>9}  {'source':<14}{'resource':<34}{'event':<22}detail", "-" * width]
+        lines = [f"{'t (s)':>9}  {'source':<16}{'resource':<34}{'event':<22}detail", "-" * width]
         for e in self.entries:
-            row = f"{e.at:>9.1f}  {e.source:<14}{_cut(e.resource, 32):<34}{_cut(e.what, 20):<22}{e.detail}"
+            row = f"{e.at:>9.1f}  {e.source:<16}{_cut(e.resource, 32):<34}{_cut(e.what, 20):<22}{e.detail}"
             lines.append(row[:width])
         return "\n".join(lines)
 
