@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from aws_cdk import App, CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_s3 as s3
-
 from constructs import Construct
+
 from mediapackage_harvest import HarvestJob
 from mediapackage_harvest.spec import parse_timestamp
 
