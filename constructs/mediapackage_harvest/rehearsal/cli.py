@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--scenario", type=Path, help="a scenario JSON file (job durations, outcomes, faults)")
     parser.add_argument("--keep", action="store_true", help="stop after the deploy; do not rehearse the destroy")
+    parser.add_argument("--handler-logs", action="store_true", help="print the handler's INFO logs too")
     parser.add_argument("--out", type=Path, default=Path("rehearsal-out"), help="where to write timeline JSON")
     args = parser.parse_args(argv)
 
@@ -39,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     if not templates:
         print(f"no template with a harvest job under {args.source}; run `npx cdk synth` first", file=sys.stderr)
         return 2
+    if not args.handler_logs:  # read when the handler is first imported: keep the timeline readable
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     scenario = Scenario.load(args.scenario) if args.scenario else Scenario()
     args.out.mkdir(parents=True, exist_ok=True)
     ok = True
