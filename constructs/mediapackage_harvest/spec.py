@@ -4,6 +4,11 @@ One place for the rules, used twice: by the construct at synth time (unresolved 
 Lambda handler at deploy time (on the raw properties CloudFormation sends, where every scalar is a string).
 Standard library only: the handler asset ships this file as ``mediapackage_harvest/spec.py``.
 Limits come from the botocore ``mediapackagev2`` 2022-12-25 model unless a comment says otherwise.
+
+MediaPackage v1 harvest jobs (``Custom::MediaPackageV1HarvestJob``) have their own property names and rules
+(:func:`validate_v1`), checked with the same helpers. The botocore ``mediapackage`` 2017-10-12 model constrains
+none of its members beyond "required"; the v1 limits below come from the MediaPackage user guide and the
+CloudFormation resource schemas, as their comments say.
 """
 
 from __future__ import annotations
@@ -59,6 +64,21 @@ NAMES_TOTAL_MAX = 800
 # A derived HarvestJobName is at most this long; used for the combined-length rule when no name is given.
 DERIVED_NAME_MAX = 64
 
+# MediaPackage v1 (``mediapackage`` 2017-10-12): CreateHarvestJob's names, plus the same lifecycle options.
+V1_RESOURCE_TYPE = "Custom::MediaPackageV1HarvestJob"
+V1_JOB_ID = "Id"  # optional here: the handler derives one when absent (the service requires it)
+V1_ORIGIN_ENDPOINT = "OriginEndpointId"
+V1_START = "StartTime"
+V1_END = "EndTime"
+V1_DESTINATION = "S3Destination"  # {BucketName, ManifestKey, RoleArn}
+V1_ATTRIBUTES = ("Arn", "Id", "Status", "ChannelId", "CreatedAt")
+# v1 ids: the user guide allows letters, digits, '_' and '-' for a harvest job ID; AWS::MediaPackage::
+# OriginEndpoint's schema gives 1 to 256 of the same characters. NAME_PATTERN and NAME_MAX say exactly that.
+V1_ID_MAX = NAME_MAX
+MANIFEST_KEY_MAX_BYTES = 1024  # an S3 object key: at most 1024 bytes of UTF-8
+# The role MediaPackage assumes to write to S3 (IAM role names: 1-64 of [\w+=,.@-], paths of the same plus '/').
+ROLE_ARN_PATTERN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}")
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -98,6 +118,20 @@ def validate(props: Mapping[str, Any], is_unresolved: Callable[[object], bool] =
     check.boolean(WAIT_FOR_COMPLETION, props.get(WAIT_FOR_COMPLETION))
     check.timeout(props.get(TIMEOUT))
     check.names_total(props)
+    return check.violations
+
+
+def validate_v1(
+    props: Mapping[str, Any], is_unresolved: Callable[[object], bool] = never_unresolved
+) -> list[Violation]:
+    """Every rule a MediaPackage v1 harvest job's properties break, in property order; empty when they are valid."""
+    check = _Checker(is_unresolved)
+    check.name(V1_JOB_ID, props.get(V1_JOB_ID), required=False)
+    check.name(V1_ORIGIN_ENDPOINT, props.get(V1_ORIGIN_ENDPOINT), required=True)
+    check.window(V1_START, props.get(V1_START), V1_END, props.get(V1_END), span_field=V1_END)
+    check.s3_destination_v1(props.get(V1_DESTINATION))
+    check.boolean(WAIT_FOR_COMPLETION, props.get(WAIT_FOR_COMPLETION))
+    check.timeout(props.get(TIMEOUT))
     return check.violations
 
 
@@ -222,14 +256,21 @@ class _Checker:
         if not isinstance(value, Mapping):
             self.fail(SCHEDULE, f"must be an object, got {type(value).__name__}")
             return
-        start = self.timestamp(f"{SCHEDULE}.StartTime", value.get("StartTime"))
-        end = self.timestamp(f"{SCHEDULE}.EndTime", value.get("EndTime"))
+        start_field, end_field = f"{SCHEDULE}.StartTime", f"{SCHEDULE}.EndTime"
+        self.window(start_field, value.get("StartTime"), end_field, value.get("EndTime"), span_field=SCHEDULE)
+
+    def window(
+        self, start_field: str, start_value: object, end_field: str, end_value: object, *, span_field: str
+    ) -> None:
+        """Two timestamps with offsets, the end after the start and at most 24 hours later (v1 and v2 alike)."""
+        start = self.timestamp(start_field, start_value)
+        end = self.timestamp(end_field, end_value)
         if start is None or end is None:
             return
         if end <= start:
-            self.fail(f"{SCHEDULE}.EndTime", f"must be after StartTime ({start.isoformat()}), got {end.isoformat()}")
+            self.fail(end_field, f"must be after StartTime ({start.isoformat()}), got {end.isoformat()}")
         elif end - start > MAX_WINDOW:
-            self.fail(SCHEDULE, f"must span at most 24 hours (EndTime - StartTime), got {end - start}")
+            self.fail(span_field, f"must span at most 24 hours (EndTime - StartTime), got {end - start}")
 
     def destination(self, value: object) -> None:
         field = f"{DESTINATION}.S3Destination"
@@ -246,13 +287,7 @@ class _Checker:
         if not isinstance(s3, Mapping):
             self.fail(field, f"must be an object, got {type(s3).__name__}")
             return
-        bucket = self.string(f"{field}.BucketName", s3.get("BucketName"), required=True)
-        if bucket is not None and not (BUCKET_NAME_PATTERN.fullmatch(bucket) and ".." not in bucket):
-            self.fail(
-                f"{field}.BucketName",
-                f"must be a valid S3 bucket name (3 to 63 lowercase letters, digits, '.' and '-', "
-                f"starting and ending with a letter or digit), got {bucket!r}",
-            )
+        self.bucket(f"{field}.BucketName", s3.get("BucketName"))
         path_field = f"{field}.DestinationPath"
         path = self.string(path_field, s3.get("DestinationPath"), required=True)
         if path is not None:
@@ -260,6 +295,49 @@ class _Checker:
                 self.fail(path_field, f"must be 1 to {DESTINATION_PATH_MAX} characters, got {len(path)}")
             elif not re.fullmatch(r"\S+", path):
                 self.fail(path_field, f"must not contain whitespace, got {path!r}")
+
+    def bucket(self, field: str, value: object) -> None:
+        bucket = self.string(field, value, required=True)
+        if bucket is not None and not (BUCKET_NAME_PATTERN.fullmatch(bucket) and ".." not in bucket):
+            self.fail(
+                field,
+                f"must be a valid S3 bucket name (3 to 63 lowercase letters, digits, '.' and '-', "
+                f"starting and ending with a letter or digit), got {bucket!r}",
+            )
+
+    def s3_destination_v1(self, value: object) -> None:
+        """v1's S3Destination: BucketName, ManifestKey (the top-level manifest's object key) and RoleArn."""
+        if value is None:
+            self.fail(V1_DESTINATION, "is required: give BucketName, ManifestKey and RoleArn")
+            return
+        if self.skip(value):
+            return
+        if not isinstance(value, Mapping):
+            self.fail(V1_DESTINATION, f"must be an object, got {type(value).__name__}")
+            return
+        self.bucket(f"{V1_DESTINATION}.BucketName", value.get("BucketName"))
+        self.manifest_key(f"{V1_DESTINATION}.ManifestKey", value.get("ManifestKey"))
+        role_field = f"{V1_DESTINATION}.RoleArn"
+        role = self.string(role_field, value.get("RoleArn"), required=True)
+        if role is not None and not ROLE_ARN_PATTERN.fullmatch(role):
+            self.fail(role_field, f"must be an IAM role ARN (arn:<partition>:iam::<account>:role/<name>), got {role!r}")
+
+    def manifest_key(self, field: str, value: object) -> None:
+        """An S3 object key naming a file: no leading or trailing '/', no empty folder, no whitespace."""
+        key = self.string(field, value, required=True)
+        if key is None:
+            return
+        size = len(key.encode())
+        if not 1 <= size <= MANIFEST_KEY_MAX_BYTES:
+            self.fail(field, f"must be 1 to {MANIFEST_KEY_MAX_BYTES} bytes long (an S3 object key), got {size}")
+        elif key.startswith("/") or key.endswith("/") or "//" in key:
+            self.fail(
+                field,
+                f"must be an object key naming the manifest file, like 'clips/game/index.m3u8' (no leading or "
+                f"trailing '/', no '//'), got {key!r}",
+            )
+        elif not re.fullmatch(r"\S+", key):
+            self.fail(field, f"must not contain whitespace, got {key!r}")
 
     def tags(self, value: object) -> None:
         if value is None or self.skip(value):
