@@ -9,12 +9,15 @@ Time comes from the ``clock`` given to the emulator (the rehearsal's virtual clo
 a job's status is derived lazily from its :class:`~mediapackage_harvest.rehearsal.scenario.JobScript` each
 time someone looks, and status changes are reported at the virtual time the script put them at.
 
-The module has two layers so another service model (MediaPackage v1, ``mediapackage`` 2017-10-12) can be added
-beside v2 without a rewrite:
+The module has layers so that a second service model sits beside v2 without a rewrite:
 
 - :class:`RestJsonApi` and :func:`serve` know the protocol: routing by the model's ``http`` method and
   ``requestUri``, decoding requests into member-name dicts, constraint checks, encoding outputs and errors.
-- :class:`MediaPackageV2Emulator` knows harvest jobs: idempotency, names, statuses, quota, tags, faults.
+- :class:`ScriptedJobsEmulator` knows what every harvest-job service shares here: the lock, the call log,
+  scripted faults and throttling, status changes on the clock.
+- :class:`MediaPackageV2Emulator` knows v2 harvest jobs: idempotency, names, statuses, quota, tags.
+- :class:`MediaPackageV1Emulator` knows v1 harvest jobs (``mediapackage`` 2017-10-12, reached through
+  ``AWS_ENDPOINT_URL_MEDIAPACKAGE``): IDs, IN_PROGRESS then SUCCEEDED or FAILED, no cancel, no delete.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import botocore.session
@@ -535,6 +538,21 @@ class Call:
 EventCallback = Callable[[float, str, str], None]
 
 
+class _ScriptedJob(Protocol):
+    """What the shared emulator machinery needs of a job: its name, status and scripted next change."""
+
+    name: str
+    status: str
+    error_message: str | None
+
+    def next_change(self) -> tuple[float, str] | None: ...
+
+    def change(self, at: float, status: str) -> None: ...
+
+
+_J = TypeVar("_J", bound=_ScriptedJob)
+
+
 @dataclass
 class _Job:
     """A harvest job's state; ``status`` is only as current as the last :meth:`advance`."""
@@ -649,53 +667,49 @@ class ServedEmulator:
         self.stop()
 
 
-class MediaPackageV2Emulator(ServedEmulator):
-    """MediaPackage v2 harvest jobs over HTTP on ``clock``'s time, as ``scenario`` scripts them.
+class ScriptedJobsEmulator(ServedEmulator):
+    """What every harvest-job emulator shares: one request at a time under a lock, at one instant of ``clock``;
+    scripted faults and throttling from the :class:`Scenario`; the call log; status changes reported as they
+    happen. A subclass gives its :class:`RestJsonApi`, its operation handlers and its job model."""
 
-    Use as a context manager (or ``start()`` / ``stop()``); point boto3 at ``url``. ``calls`` records every
-    request, ``jobs()`` / ``job(arn)`` show the state, ``on_event`` reports calls and status changes.
-    """
-
-    service = "mediapackagev2"
-    api_version = "2022-12-25"
+    name_member = "HarvestJobName"  # the output member that names the job, for the call log
+    throttle_code = "ThrottlingException"  # the service's error for a throttled call
+    internal_code = "InternalServerException"  # the service's 500
 
     def __init__(
         self,
         clock: Clock,
-        scenario: Scenario | None = None,
-        account: str = "123456789012",
-        region: str = "us-east-1",
+        scenario: Scenario | None,
+        account: str,
+        region: str,
+        api: RestJsonApi,
     ) -> None:
         super().__init__()
         self.clock = clock
         self.scenario = scenario or Scenario()
         self.account = account
         self.region = region
-        self.api = RestJsonApi.load(
-            self.service,
-            self.api_version,
-            V2_OPERATIONS,
-            validation_code="ValidationException",
-            violation_member="ValidationExceptionType",
-        )
+        self.api = api
         self.calls: list[Call] = []
-        self.internal_errors: list[Exception] = []  # emulator bugs, answered as InternalServerException
+        self.internal_errors: list[Exception] = []  # emulator bugs, answered as the service's 500
         self._lock = threading.RLock()
-        self._jobs: dict[tuple[str, str, str], _Job] = {}  # (group, channel, name): names are unique per channel
-        self._tokens: dict[str, tuple[str, str]] = {}  # client token -> (request fingerprint, job ARN)
         self._attempts: dict[tuple[str, str | None], int] = {}
         self._accepted: deque[float] = deque()  # times of the calls the throttle let through
         self._listeners: list[EventCallback] = []
         self._requests = 0
-        self._handlers: dict[str, Callable[[ApiDict, float], ApiDict]] = {
-            "CreateHarvestJob": self._create,
-            "GetHarvestJob": self._get,
-            "ListHarvestJobs": self._list,
-            "CancelHarvestJob": self._cancel,
-            "TagResource": self._tag,
-            "UntagResource": self._untag,
-            "ListTagsForResource": self._list_tags,
-        }
+        self._handlers: dict[str, Callable[[ApiDict, float], ApiDict]] = {}
+
+    # Service hooks -------------------------------------------------------------------------------------------
+    def _job_name_of(self, params: ApiDict) -> str | None:
+        """The job a request is about, for fault matching and the call log."""
+        return _job_name_of(params)
+
+    def _fault_error(self, fault: Fault, attempt: int) -> ApiError:
+        return _fault_error(fault, attempt)
+
+    def _scenario_operation(self, operation: str) -> str:
+        """The operation name faults and throttles in the scenario use for ``operation``."""
+        return operation
 
     # Inspection ----------------------------------------------------------------------------------------------
     def on_event(self, callback: EventCallback) -> None:
@@ -703,20 +717,6 @@ class MediaPackageV2Emulator(ServedEmulator):
         (kind = "status"); ``detail`` starts with the job name ("clip-1: IN_PROGRESS")."""
         with self._lock:
             self._listeners.append(callback)
-
-    def jobs(self) -> list[ApiDict]:
-        """Every job as GetHarvestJob would return it now, in creation order."""
-        with self._lock:
-            now = self.clock.time()
-            return [self._advance(job, now).describe() for job in self._jobs.values()]
-
-    def job(self, arn: str) -> ApiDict:
-        """One job as GetHarvestJob would return it now; KeyError for an unknown ARN."""
-        with self._lock:
-            for job in self._jobs.values():
-                if job.arn == arn:
-                    return self._advance(job, self.clock.time()).describe()
-        raise KeyError(arn)
 
     # Requests ------------------------------------------------------------------------------------------------
     def dispatch(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
@@ -733,20 +733,20 @@ class MediaPackageV2Emulator(ServedEmulator):
                 params = self.api.decode(
                     operation, labels, parse_qs(parts.query, keep_blank_values=True), headers, body
                 )
-                job_name = _job_name_of(params)
-                self._scripted_fault(operation_name, job_name)
-                self._throttle(operation_name, now)
+                job_name = self._job_name_of(params)
+                self._scripted_fault(self._scenario_operation(operation_name), job_name)
+                self._throttle(self._scenario_operation(operation_name), now)
                 self.api.check(operation, params)
                 output = self._handlers[operation_name](params, now)
                 response = self.api.encode(operation, output, request_id)
-                job_name = job_name or output.get("HarvestJobName")
+                job_name = job_name or output.get(self.name_member)
                 self._record(Call(now, operation_name, job_name, response.status), output.get("Status"))
             except ApiError as error:
                 response = self.api.encode_error(error, request_id)
                 self._record(Call(now, operation_name, job_name, response.status, error.code), None)
             except Exception as bug:  # answered like the service's 500, kept for the test that caused it
                 self.internal_errors.append(bug)
-                internal = ApiError("InternalServerException", f"Emulator error: {bug!r}")
+                internal = ApiError(self.internal_code, f"Emulator error: {bug!r}")
                 response = self.api.encode_error(internal, request_id)
                 self._record(Call(now, operation_name, job_name, response.status, internal.code), None)
             return response
@@ -772,7 +772,7 @@ class MediaPackageV2Emulator(ServedEmulator):
                 continue
             attempt = per_operation if fault.job_name is None else per_job
             if attempt is not None and fault.fails(attempt):
-                raise _fault_error(fault, attempt)
+                raise self._fault_error(fault, attempt)
 
     def _count(self, key: tuple[str, str | None]) -> int:
         self._attempts[key] = self._attempts.get(key, 0) + 1
@@ -787,11 +787,11 @@ class MediaPackageV2Emulator(ServedEmulator):
             accepted.popleft()
         if len(accepted) >= throttle.max_calls:
             limit = f"at most {throttle.max_calls} calls per {throttle.per_seconds:g} s"
-            raise ApiError("ThrottlingException", f"Rate exceeded: {limit}")
+            raise ApiError(self.throttle_code, f"Rate exceeded: {limit}")
         accepted.append(now)
 
     # Job state -----------------------------------------------------------------------------------------------
-    def _advance(self, job: _Job, now: float) -> _Job:
+    def _advance(self, job: _J, now: float) -> _J:
         """Apply every scripted status change due by ``now``, reporting each at the time it happened."""
         while (change := job.next_change()) is not None and change[0] <= now:
             at, status = change
@@ -799,12 +799,66 @@ class MediaPackageV2Emulator(ServedEmulator):
             self._emit_status(job, at)
         return job
 
-    def _emit_status(self, job: _Job, at: float) -> None:
+    def _emit_status(self, job: _ScriptedJob, at: float) -> None:
         detail = f"{job.name}: {job.status}"
         if job.error_message and job.status == "FAILED":
             detail += f" ({job.error_message})"
         self._emit(at, "status", detail)
 
+
+class MediaPackageV2Emulator(ScriptedJobsEmulator):
+    """MediaPackage v2 harvest jobs over HTTP on ``clock``'s time, as ``scenario`` scripts them.
+
+    Use as a context manager (or ``start()`` / ``stop()``); point boto3 at ``url``. ``calls`` records every
+    request, ``jobs()`` / ``job(arn)`` show the state, ``on_event`` reports calls and status changes.
+    """
+
+    service = "mediapackagev2"
+    api_version = "2022-12-25"
+
+    def __init__(
+        self,
+        clock: Clock,
+        scenario: Scenario | None = None,
+        account: str = "123456789012",
+        region: str = "us-east-1",
+    ) -> None:
+        api = RestJsonApi.load(
+            self.service,
+            self.api_version,
+            V2_OPERATIONS,
+            validation_code="ValidationException",
+            violation_member="ValidationExceptionType",
+        )
+        super().__init__(clock, scenario, account, region, api)
+        self._jobs: dict[tuple[str, str, str], _Job] = {}  # (group, channel, name): names are unique per channel
+        self._tokens: dict[str, tuple[str, str]] = {}  # client token -> (request fingerprint, job ARN)
+        self._handlers = {
+            "CreateHarvestJob": self._create,
+            "GetHarvestJob": self._get,
+            "ListHarvestJobs": self._list,
+            "CancelHarvestJob": self._cancel,
+            "TagResource": self._tag,
+            "UntagResource": self._untag,
+            "ListTagsForResource": self._list_tags,
+        }
+
+    # Inspection ----------------------------------------------------------------------------------------------
+    def jobs(self) -> list[ApiDict]:
+        """Every job as GetHarvestJob would return it now, in creation order."""
+        with self._lock:
+            now = self.clock.time()
+            return [self._advance(job, now).describe() for job in self._jobs.values()]
+
+    def job(self, arn: str) -> ApiDict:
+        """One job as GetHarvestJob would return it now; KeyError for an unknown ARN."""
+        with self._lock:
+            for job in self._jobs.values():
+                if job.arn == arn:
+                    return self._advance(job, self.clock.time()).describe()
+        raise KeyError(arn)
+
+    # Job lookup ----------------------------------------------------------------------------------------------
     def _find(self, params: ApiDict, now: float) -> _Job:
         key = (params["ChannelGroupName"], params["ChannelName"], params["HarvestJobName"])
         job = self._jobs.get(key)
@@ -984,6 +1038,234 @@ class MediaPackageV2Emulator(ServedEmulator):
 
     def _list_tags(self, params: ApiDict, now: float) -> ApiDict:
         return {"Tags": dict(self._by_arn(params["ResourceArn"], now).tags)}
+
+
+# =============================================================================================================
+# Service layer: MediaPackage v1 harvest jobs (``mediapackage`` 2017-10-12), on an endpoint of their own.
+# =============================================================================================================
+
+V1_OPERATIONS = ("CreateHarvestJob", "DescribeHarvestJob", "ListHarvestJobs")
+V1_STATUSES = ("IN_PROGRESS", "SUCCEEDED", "FAILED")
+# A scenario's outcome as v1 reports it. v1 knows neither QUEUED nor CANCELLED: a job is IN_PROGRESS from its
+# creation until the script ends it, and a script ending CANCELLED (the service stopping the job) reads FAILED.
+_V1_OUTCOMES = {"COMPLETED": "SUCCEEDED", "FAILED": "FAILED", "CANCELLED": "FAILED"}
+# Scenarios script v2's error codes; v1 answers each with its own error of the same kind.
+_V1_FAULT_CODES = {
+    "ThrottlingException": "TooManyRequestsException",
+    "InternalServerException": "InternalServerErrorException",
+    "AccessDeniedException": "ForbiddenException",
+    "ValidationException": "UnprocessableEntityException",
+    "ConflictException": "UnprocessableEntityException",
+    "ResourceNotFoundException": "NotFoundException",
+    "ServiceQuotaExceededException": "UnprocessableEntityException",
+}
+# Scenarios name v2's operations: faults and throttles for GetHarvestJob also cover v1's DescribeHarvestJob.
+_V1_SCENARIO_OPERATIONS = {"DescribeHarvestJob": "GetHarvestJob"}
+# The model constrains no member; these are the user guide's rules (IDs: letters, digits, '_' and '-').
+_V1_ID = re.compile(r"[a-zA-Z0-9_-]{1,256}")
+_V1_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+")
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+@dataclass
+class _V1Job:
+    """A v1 harvest job's state; ``status`` is only as current as the last advance."""
+
+    arn: str
+    name: str  # the job's Id
+    endpoint: str
+    channel: str
+    start_time: str  # as the request gave them: v1's timestamps are strings
+    end_time: str
+    destination: ApiDict  # S3Destination as created
+    script: JobScript
+    created_at: float
+    status: str = "IN_PROGRESS"
+    error_message: str | None = None  # for the timeline only: DescribeHarvestJob carries no reason
+
+    def next_change(self) -> tuple[float, str] | None:
+        if self.status == "IN_PROGRESS":
+            return self.created_at + self.script.finishes_after, _V1_OUTCOMES[self.script.outcome]
+        return None
+
+    def change(self, at: float, status: str) -> None:
+        self.status = status
+        if status == "FAILED":
+            scripted = self.script.outcome == "FAILED"
+            self.error_message = self.script.error_message if scripted else "stopped by the service (script: CANCELLED)"
+
+    def describe(self) -> ApiDict:
+        """The job as DescribeHarvestJob returns it (member names; every value a string)."""
+        return {
+            "Arn": self.arn,
+            "ChannelId": self.channel,
+            "CreatedAt": _v1_time(self.created_at),
+            "EndTime": self.end_time,
+            "Id": self.name,
+            "OriginEndpointId": self.endpoint,
+            "S3Destination": dict(self.destination),
+            "StartTime": self.start_time,
+            "Status": self.status,
+        }
+
+
+class MediaPackageV1Emulator(ScriptedJobsEmulator):
+    """MediaPackage v1 harvest jobs over HTTP (``AWS_ENDPOINT_URL_MEDIAPACKAGE``) on ``clock``'s time.
+
+    The same :class:`Scenario` scripts it as the v2 emulator: a job's :class:`JobScript` keeps it IN_PROGRESS for
+    ``queued_seconds + in_progress_seconds``, then SUCCEEDED (outcome COMPLETED) or FAILED. Faults and throttles
+    apply by v2 operation name (GetHarvestJob stands for DescribeHarvestJob), answered with v1's error codes.
+    v1 jobs cannot be cancelled or deleted, so nothing here does either.
+
+    IDs are unique per account and Region; a second CreateHarvestJob with a taken Id is refused with
+    UnprocessableEntityException (the service's exact answer is undocumented). ``channels`` maps origin endpoint
+    IDs to their channel's ID for ChannelId; an endpoint not in it gets the stand-in ``<endpoint>-channel``.
+    """
+
+    service = "mediapackage"
+    api_version = "2017-10-12"
+    name_member = "Id"
+    throttle_code = "TooManyRequestsException"
+    internal_code = "InternalServerErrorException"
+
+    def __init__(
+        self,
+        clock: Clock,
+        scenario: Scenario | None = None,
+        account: str = "123456789012",
+        region: str = "us-east-1",
+        channels: Mapping[str, str] | None = None,
+    ) -> None:
+        api = RestJsonApi.load(
+            self.service, self.api_version, V1_OPERATIONS, validation_code="UnprocessableEntityException"
+        )
+        super().__init__(clock, scenario, account, region, api)
+        self.channels = dict(channels or {})
+        self._jobs: dict[str, _V1Job] = {}  # by Id
+        self._handlers = {
+            "CreateHarvestJob": self._create,
+            "DescribeHarvestJob": self._describe,
+            "ListHarvestJobs": self._list,
+        }
+
+    # Inspection ----------------------------------------------------------------------------------------------
+    def jobs(self) -> list[ApiDict]:
+        """Every job as DescribeHarvestJob would return it now, in creation order."""
+        with self._lock:
+            now = self.clock.time()
+            return [self._advance(job, now).describe() for job in self._jobs.values()]
+
+    def job(self, arn: str) -> ApiDict:
+        """One job as DescribeHarvestJob would return it now; KeyError for an unknown ARN."""
+        with self._lock:
+            for job in self._jobs.values():
+                if job.arn == arn:
+                    return self._advance(job, self.clock.time()).describe()
+        raise KeyError(arn)
+
+    def channel_of(self, endpoint: str) -> str:
+        return self.channels.get(endpoint, f"{endpoint}-channel")
+
+    # Service hooks -------------------------------------------------------------------------------------------
+    def _job_name_of(self, params: ApiDict) -> str | None:
+        return str(params["Id"]) if params.get("Id") else None
+
+    def _fault_error(self, fault: Fault, attempt: int) -> ApiError:
+        code = _V1_FAULT_CODES.get(fault.code, fault.code)
+        return ApiError(code, fault.message or f"Scripted {fault.code} on attempt {attempt} of {fault.operation}")
+
+    def _scenario_operation(self, operation: str) -> str:
+        return _V1_SCENARIO_OPERATIONS.get(operation, operation)
+
+    # Operations ----------------------------------------------------------------------------------------------
+    def _create(self, params: ApiDict, now: float) -> ApiDict:
+        self._check_job_request(params, now)
+        job_id, endpoint = str(params["Id"]), str(params["OriginEndpointId"])
+        if job_id in self._jobs:
+            raise ApiError("UnprocessableEntityException", f"HarvestJob with id {job_id} already exists")
+        partition = "aws-cn" if self.region.startswith("cn-") else "aws-us-gov" if "gov" in self.region else "aws"
+        job = _V1Job(
+            arn=f"arn:{partition}:mediapackage:{self.region}:{self.account}:harvest_jobs/{job_id}",
+            name=job_id,
+            endpoint=endpoint,
+            channel=self.channel_of(endpoint),
+            start_time=params["StartTime"],
+            end_time=params["EndTime"],
+            destination=deepcopy(params["S3Destination"]),
+            script=self.scenario.script_for(job_id),
+            created_at=now,
+        )
+        self._jobs[job_id] = job
+        self._emit_status(job, now)
+        return self._advance(job, now).describe()
+
+    def _check_job_request(self, params: ApiDict, now: float) -> None:
+        """CreateHarvestJob's rules (the user guide's; the model has none): one 422 naming every problem."""
+        problems: list[str] = []
+        if not _V1_ID.fullmatch(params["Id"]):
+            problems.append("id: 1 to 256 letters, digits, '_' and '-'")
+        start = _v1_instant(params["StartTime"])
+        end = _v1_instant(params["EndTime"])
+        if start is None:
+            problems.append(f"startTime: {params['StartTime']!r} is not an ISO-8601 time with an offset")
+        if end is None:
+            problems.append(f"endTime: {params['EndTime']!r} is not an ISO-8601 time with an offset")
+        if start is not None and end is not None:
+            if end <= start:
+                problems.append("endTime: must be later than startTime")
+            elif end - start > MAX_WINDOW:
+                problems.append("endTime: the harvest window is at most 24 hours")
+            if end.timestamp() > now:
+                problems.append("endTime: must be in the past")
+        destination = params["S3Destination"]
+        bucket = destination["BucketName"]
+        if not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+            problems.append(f"s3Destination.bucketName: {bucket!r} is not a valid bucket name")
+        if not destination["ManifestKey"] or destination["ManifestKey"].startswith("/"):
+            problems.append("s3Destination.manifestKey: must be an object key (not starting with '/')")
+        if not _V1_ROLE_ARN.fullmatch(destination["RoleArn"]):
+            problems.append(f"s3Destination.roleArn: {destination['RoleArn']!r} is not an IAM role ARN")
+        if problems:
+            raise ApiError("UnprocessableEntityException", "Invalid harvest job: " + "; ".join(problems))
+
+    def _describe(self, params: ApiDict, now: float) -> ApiDict:
+        job = self._jobs.get(str(params["Id"]))
+        if job is None:
+            raise ApiError("NotFoundException", f"HarvestJob {params['Id']} not found")
+        return self._advance(job, now).describe()
+
+    def _list(self, params: ApiDict, now: float) -> ApiDict:
+        filters = {"IncludeChannelId": params.get("IncludeChannelId"), "IncludeStatus": params.get("IncludeStatus")}
+        matching = [
+            job
+            for job in self._jobs.values()
+            if filters["IncludeChannelId"] in (None, job.channel)
+            and filters["IncludeStatus"] in (None, self._advance(job, now).status)
+        ]
+        token = params.get("NextToken")
+        try:
+            offset = _page_offset(token, filters) if token else 0
+        except ApiError as error:
+            raise ApiError("UnprocessableEntityException", error.message) from error
+        size = params.get("MaxResults") or self.scenario.list_page_size
+        page = matching[offset : offset + size]
+        output: ApiDict = {"HarvestJobs": [self._advance(job, now).describe() for job in page]}
+        if offset + size < len(matching):
+            output["NextToken"] = _page_token(offset + size, filters)
+        return output
+
+
+def _v1_time(seconds: float) -> str:
+    """v1's timestamps are ISO-8601 strings (UTC, 'Z')."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _v1_instant(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 # Helpers ---------------------------------------------------------------------------------------------------

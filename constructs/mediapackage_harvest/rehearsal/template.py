@@ -17,7 +17,7 @@ from typing import Any
 
 from mediapackage_harvest import spec
 
-HARVEST_RESOURCE_TYPES = frozenset({spec.RESOURCE_TYPE})
+HARVEST_RESOURCE_TYPES = frozenset({spec.RESOURCE_TYPE, spec.V1_RESOURCE_TYPE})
 
 
 class UnresolvableError(ValueError):
@@ -166,6 +166,8 @@ class Template:
             return f"arn:{env.partition}:lambda:{env.region}:{env.account}:function:{self.function_name(logical_id)}"
         if resource["Type"] == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:{env.partition}:s3:::{placeholder_bucket_name(env.stack_name, logical_id)}"
+        if resource["Type"] == "AWS::IAM::Role" and attribute == "Arn":  # a v1 job's S3Destination.RoleArn
+            return f"arn:{env.partition}:iam::{env.account}:role/{f'{env.stack_name}-{logical_id}'[:64]}"
         if logical_id in self.attributes:
             if attribute not in self.attributes[logical_id]:
                 raise UnresolvableError(f"{logical_id} returned no attribute {attribute}")
