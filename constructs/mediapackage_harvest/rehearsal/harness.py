@@ -42,7 +42,7 @@ from mediapackage_harvest.rehearsal.cloudformation import (
     RuleScheduler,
     StackResult,
 )
-from mediapackage_harvest.rehearsal.emulator import MediaPackageV2Emulator
+from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
 from mediapackage_harvest.rehearsal.scenario import Scenario
 from mediapackage_harvest.rehearsal.template import Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
@@ -73,6 +73,7 @@ class Rehearsal:
         self.clock: VirtualClock
         self.timeline: Timeline
         self.emulator: MediaPackageV2Emulator
+        self.emulator_v1: MediaPackageV1Emulator
         self.endpoint: CloudFormationEndpoint
         self.events: Any
         self.cloudformation: CloudFormation | None = None
@@ -87,6 +88,10 @@ class Rehearsal:
         self.timeline = Timeline(origin=start)
         self.emulator = self._stack.enter_context(MediaPackageV2Emulator(self.clock, self.scenario))
         self.emulator.on_event(lambda at, kind, detail: self.timeline.add(at, "mediapackage", *_split(kind, detail)))
+        self.emulator_v1 = self._stack.enter_context(MediaPackageV1Emulator(self.clock, self.scenario))
+        self.emulator_v1.on_event(
+            lambda at, kind, detail: self.timeline.add(at, "mediapackage-v1", *_split(kind, detail))
+        )
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto.start()
@@ -100,6 +105,7 @@ class Rehearsal:
                     "AWS_REGION": "us-east-1",
                     "AWS_DEFAULT_REGION": "us-east-1",
                     "AWS_ENDPOINT_URL_MEDIAPACKAGEV2": self.emulator.url,
+                    "AWS_ENDPOINT_URL_MEDIAPACKAGE": self.emulator_v1.url,
                     "AWS_ENDPOINT_URL_EVENTBRIDGE": moto_url,
                     "AWS_ENDPOINT_URL_LAMBDA": moto_url,
                     "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": moto_url,
