@@ -1,8 +1,8 @@
 """What a harvest-job custom resource does on Create, Update, Delete and each poll, whatever the service flavour.
 
 The rules live here once; the service's API lives behind :class:`HarvestService` (MediaPackage v2 in
-:mod:`mediapackage_v2`; a v1 adapter would map CreateHarvestJob/DescribeHarvestJob and report that it cannot
-cancel). Each dispatcher returns an Outcome that :mod:`safe_crhelper` answers or hands over to polling.
+:mod:`mediapackage_v2`, MediaPackage v1 in :mod:`mediapackage_v1`, which cannot cancel or delete a job).
+Each dispatcher returns an Outcome that :mod:`safe_crhelper` answers or hands over to polling.
 
 Timing: a job is watched inline for about 45 s (checks 2 s apart, growing to 5 s), so one that ends within 40 s
 is answered within 5 s of ending; after that EventBridge polls once a minute. The deadline is the request's start
@@ -87,6 +87,21 @@ class NameInUse(Exception):
 
 class HarvestService(Protocol):
     """One service flavour's harvest-job API, in the lifecycle's terms."""
+
+    @property
+    def name_property(self) -> str:
+        """The resource property that fixes the job's name when given (v2 HarvestJobName, v1 Id)."""
+        ...
+
+    @property
+    def name_prop(self) -> str:
+        """The construct prop behind it, for advice in failure reasons (harvest_job_name, harvest_job_id)."""
+        ...
+
+    @property
+    def can_cancel(self) -> bool:
+        """Whether a running job can be stopped; when not (v1), Delete and the deadline call nothing."""
+        ...
 
     def problems(self, props: Mapping[str, Any]) -> list[spec.Violation]:
         """Every rule the resource properties break; empty when they are valid."""
@@ -212,8 +227,9 @@ def update(inv: Invocation) -> Outcome:
         clash = inv.service.name_clash(job, props)
         if clash:
             return Failed(
-                f"This change replaces harvest job {job.name}, but the new job would need its HarvestJobName, "
-                f"which the old job still holds on {clash}: change or remove harvest_job_name"
+                f"This change replaces harvest job {job.name}, but the new job would need its "
+                f"{inv.service.name_property}, which the old job still holds on {clash}: "
+                f"change or remove {inv.service.name_prop}"
             )
     return start_job(inv, props)
 
@@ -223,6 +239,9 @@ def delete(inv: Invocation) -> Outcome:
     physical_id = inv.event.physical_resource_id
     if not inv.service.is_job_id(physical_id):
         logger.info("No harvest job behind this resource (its create failed); nothing to delete")
+        return Succeeded(physical_id)
+    if not inv.service.can_cancel:
+        logger.info("This service can neither cancel nor delete harvest jobs; the job and its files stay")
         return Succeeded(physical_id)
     job = inv.service.get(physical_id)
     if job is None:
@@ -253,7 +272,7 @@ def start_job(inv: Invocation, props: Mapping[str, Any]) -> Outcome:
         started=now,
         deadline=now + timeout - DEADLINE_MARGIN_SECONDS,
         wait=spec.parse_bool(props.get(spec.WAIT_FOR_COMPLETION, True)),
-        name=str(props.get(spec.JOB_NAME) or inv.derived_name()),
+        name=str(props.get(inv.service.name_property) or inv.derived_name()),
         pending=job_properties(props),
     )
     logger.thread_safe_append_keys(job_name=progress.name)
@@ -299,7 +318,7 @@ def check(inv: Invocation, progress: Progress) -> Outcome | None:
         logger.warning("Service quota exceeded; the create will be retried", extra={"problem": str(error)})
         return None
     except NameInUse as error:
-        advice = "" if progress.name == inv.derived_name() else ": change or remove harvest_job_name"
+        advice = "" if progress.name == inv.derived_name() else f": change or remove {inv.service.name_prop}"
         return Failed(f"Cannot create harvest job {progress.name}, the name is taken ({error}){advice}")
     progress.job_id, progress.pending, progress.problem = job.arn, None, ""
     _job_exists(inv, job.arn)

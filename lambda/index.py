@@ -1,7 +1,8 @@
-"""Lambda entry point of the Custom::MediaPackageV2HarvestJob provider: ``index.handler(event, context)``.
+"""Lambda entry point of the Custom::MediaPackageV2HarvestJob and Custom::MediaPackageV1HarvestJob provider.
 
 Per invocation: the request's log keys, a fresh crhelper resource (safe_crhelper) and the lifecycle's
-dispatchers bound to the service flavour of the resource type (MediaPackage v2). Nothing is built at import.
+dispatchers bound to the service flavour of the resource type (MediaPackage v2 or v1). Nothing is built at
+import. The entry point is ``index.handler(event, context)``.
 
 Seams for tests and the deploy rehearsal: ``aws_clients.use(factory)`` / :func:`reset_clients` (AWS clients),
 ``handler_clock.use(clock)`` (time), ``SSL_CERT_FILE`` (the CA of a local response endpoint).
@@ -20,13 +21,17 @@ import aws_clients
 import harvest_lifecycle as lifecycle
 from harvest_logging import logger
 from mediapackage_harvest import spec
+from mediapackage_v1 import MediaPackageV1
 from mediapackage_v2 import MediaPackageV2
 from safe_crhelper import POLL_FLAG, Function, LambdaContext, Outcome, SafeCfnResource
 
 Dispatcher = Callable[[lifecycle.Invocation], Outcome]
 
-# The service flavour per custom resource type: a MediaPackage v1 adapter would add its own type here.
-FLAVOURS: dict[str, Callable[[], lifecycle.HarvestService]] = {spec.RESOURCE_TYPE: MediaPackageV2}
+# The service flavour per custom resource type.
+FLAVOURS: dict[str, Callable[[], lifecycle.HarvestService]] = {
+    spec.RESOURCE_TYPE: MediaPackageV2,
+    spec.V1_RESOURCE_TYPE: MediaPackageV1,
+}
 
 reset_clients = aws_clients.reset
 

@@ -58,6 +58,10 @@ class JobKey:
 class MediaPackageV2:
     """HarvestService for MediaPackage v2. The client is fetched on first use (none built for a no-op Delete)."""
 
+    name_property = spec.JOB_NAME
+    name_prop = "harvest_job_name"
+    can_cancel = True
+
     def __init__(self, client: Callable[[], Mediapackagev2Client] = aws_clients.mediapackagev2) -> None:
         self._client = client
 
