@@ -76,7 +76,9 @@ class CloudFormationEndpoint:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         self._server = _TlsServer(("127.0.0.1", 0), _Handler, context, self)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="cfn-endpoint", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="cfn-endpoint", daemon=True
+        )  # a short poll interval: stop() waits for one
         self._thread.start()
         return self
 

@@ -5,14 +5,18 @@ to the handler (run unmodified, as a Lambda would run it), waits on the virtual 
 handler PUTs to a local HTTPS endpoint, and does what CloudFormation does next: the next resource in dependency
 order, a rollback after a failure or a timeout, the Delete of a replaced resource once an update has succeeded.
 EventBridge's part (firing crhelper's polling rules every minute) is played by :class:`RuleScheduler`.
+
+Lambda delivers asynchronous invocations at least once: ``duplicate_deliveries`` makes every request of the
+given types arrive twice, the copy a given number of seconds after the original, to rehearse redelivery.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -184,11 +188,16 @@ class CloudFormation:
         endpoint: ResponseEndpoint,
         functions: dict[str, LambdaFunction],
         timeline: Timeline,
+        *,
+        duplicate_deliveries: Mapping[str, float] | None = None,
     ) -> None:
+        """``duplicate_deliveries``: request type ("Create", "Update", "Delete") -> seconds after the first
+        delivery at which the same event is delivered again (the module docstring says why)."""
         self.clock = clock
         self.endpoint = endpoint
         self.functions = functions
         self.timeline = timeline
+        self.duplicate_deliveries = dict(duplicate_deliveries or {})
         self.requests: list[Request] = []
         self.template: Template | None = None
         self._ids = 0
@@ -243,13 +252,15 @@ class CloudFormation:
     # Internals ---------------------------------------------------------------------------------------------
     def _roll_back_update(self, old: Template, new: Template, done: list[Request]) -> StackResult:
         """Undo a failed update: in-place changes get the old properties back, replacements and new resources
-        are deleted, and the old physical resources stay."""
+        are deleted, and the old physical resources stay.
+
+        The resource whose Update failed gets an Update back to its old properties too, under the physical id
+        its answer carried, as CloudFormation does (a handler must take that as a rollback, not a new change).
+        """
         self.template = old
         back: list[tuple[str, str, str | None]] = []
         cleanup: list[tuple[str, str, str | None]] = []
         for r in reversed(done):
-            if not r.succeeded:
-                continue
             new_id = _physical_id_of(r)
             if r.request_type == "Create" or _replaced(r):
                 cleanup.append((r.logical_id, "Delete", new_id))
@@ -331,7 +342,13 @@ class CloudFormation:
             f"timeout {timeout} s" + (f", physical id {physical_id}" if physical_id else ""),
         )
         request.timeout_timer = self.clock.call_later(timeout, lambda: self._time_out(request))
-        function.invoke(event, f"CloudFormation {request_type}", logical_id)
+        function.invoke(copy.deepcopy(event), f"CloudFormation {request_type}", logical_id)
+        if request_type in self.duplicate_deliveries:
+            again = copy.deepcopy(event)
+            self.clock.call_later(
+                self.duplicate_deliveries[request_type],
+                lambda: function.invoke(again, f"CloudFormation {request_type}, delivered again", logical_id),
+            )
         return request
 
     def _time_out(self, request: Request) -> None:

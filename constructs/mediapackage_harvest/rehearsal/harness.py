@@ -13,16 +13,29 @@ CloudFormation against it. Use it from pytest::
             result = rehearsal.deploy(template)
             assert result.status == "CREATE_COMPLETE"
             assert rehearsal.destroy().status == "DELETE_COMPLETE"
+
+Two runs of the same rehearsal give the same timeline: time is virtual, and the one source of chance in the
+handler's path, botocore's retry jitter (``random.random``), is seeded with ``seed`` for the rehearsal's
+duration (the process's ``random`` state is put back afterwards). moto keeps its state per process (one server
+per process serves every rehearsal), so each rehearsal starts from a reset moto; it plays each function as a
+moto Lambda function too, so a permission the handler added per polling rule would show up in
+:meth:`Rehearsal.lambda_policy_statements`.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
+import json
 import logging
 import os
+import random
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+import urllib.request
+import zipfile
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +44,7 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from mediapackage_harvest import spec
@@ -50,6 +64,10 @@ from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
 # Lambda asks for what it can; the rehearsal's stand-in credentials reach only local servers.
 _FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal", "AWS_SESSION_TOKEN": ""}
+_LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 
 
 @dataclass(frozen=True)
@@ -66,9 +84,21 @@ class Figures:
 class Rehearsal:
     """See the module docstring. Not re-entrant; one rehearsal at a time per process."""
 
-    def __init__(self, scenario: Scenario | None = None, *, start: datetime | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        start: datetime | None = None,
+        seed: int = 0,
+        duplicate_deliveries: Mapping[str, float] | None = None,
+    ) -> None:
+        """``seed`` seeds ``random`` while the rehearsal runs; ``duplicate_deliveries`` maps a request type to
+        the delay of its second delivery (see :class:`~mediapackage_harvest.rehearsal.cloudformation.CloudFormation`).
+        """
         self.scenario = scenario or Scenario()
         self._start = start
+        self._seed = seed
+        self._duplicate_deliveries = dict(duplicate_deliveries or {})
         self._stack = ExitStack()
         self.clock: VirtualClock
         self.timeline: Timeline
@@ -83,6 +113,7 @@ class Rehearsal:
 
     # Lifecycle ---------------------------------------------------------------------------------------------
     def __enter__(self) -> Rehearsal:
+        self._stack.enter_context(_seeded_random(self._seed))
         start = (self._start or datetime(2026, 1, 1, tzinfo=UTC)).timestamp()
         self.clock = VirtualClock(start)
         self.timeline = Timeline(origin=start)
@@ -92,11 +123,9 @@ class Rehearsal:
         self.emulator_v1.on_event(
             lambda at, kind, detail: self.timeline.add(at, "mediapackage-v1", *_split(kind, detail))
         )
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        moto.start()
-        self._stack.callback(moto.stop)
-        moto_url = "http://{}:{}".format(*moto.get_host_and_port())
+        moto_url = shared_moto_url()
+        _reset_moto(moto_url)  # moto's backends are per process: start from nothing, whatever ran before
+        self._stack.callback(_reset_moto, moto_url)
         self.endpoint = self._stack.enter_context(CloudFormationEndpoint())
         self._stack.enter_context(
             _environment(
@@ -114,6 +143,9 @@ class Rehearsal:
             )
         )
         self.events = boto3.client("events", region_name="us-east-1", endpoint_url=moto_url)
+        self.lambda_ = boto3.client("lambda", region_name="us-east-1", endpoint_url=moto_url)
+        self._iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto_url)
+        self._function_environment = self._stack.enter_context(_environment({}))
         self._handler_module = load_handler_module()
         self._stack.enter_context(_handler_using(self._handler_module, self.clock))
         return self
@@ -138,6 +170,17 @@ class Rehearsal:
         self.results.append(result)
         return result
 
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of virtual time pass between stack operations (jobs move on, rules still fire)."""
+        until = self.clock.time() + seconds
+        self.clock.call_later(seconds, lambda: None)
+        self.clock.run(until=lambda: self.clock.time() >= until)
+
+    def settle(self, limit_seconds: float = 3600.0) -> None:
+        """Run what is still due after the last stack operation (a request delivered again, a polling rule
+        nobody removed) until nothing is, or for at most ``limit_seconds`` of virtual time."""
+        self.clock.run(limit=self.clock.time() + limit_seconds)
+
     def figures(self) -> Figures:
         calls: dict[str, int] = {}
         for call in self.emulator.calls:
@@ -151,6 +194,24 @@ class Rehearsal:
             rules_left=len(rules),
         )
 
+    def eventbridge_rules(self) -> list[str]:
+        """Every EventBridge rule in moto now, whatever its prefix (a finished rehearsal should leave none)."""
+        names: list[str] = []
+        for page in self.events.get_paginator("list_rules").paginate():
+            names += [rule["Name"] for rule in page.get("Rules", [])]
+        return names
+
+    def lambda_policy_statements(self, function_name: str) -> list[dict[str, Any]]:
+        """The statements of the function's resource policy in moto (the handler must add none)."""
+        try:
+            policy = self.lambda_.get_policy(FunctionName=function_name)["Policy"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return []
+            raise
+        statements: list[dict[str, Any]] = json.loads(policy).get("Statement", [])
+        return statements
+
     # Internals ---------------------------------------------------------------------------------------------
     def _cloudformation_for(self, template: Template) -> CloudFormation:
         for logical_id in template.harvest_job_ids():
@@ -158,14 +219,21 @@ class Rehearsal:
             if function_id not in self.functions:
                 self.functions[function_id] = self._function(template, function_id)
         if self.cloudformation is None:
-            self.cloudformation = CloudFormation(self.clock, self.endpoint, self.functions, self.timeline)
+            self.cloudformation = CloudFormation(
+                self.clock,
+                self.endpoint,
+                self.functions,
+                self.timeline,
+                duplicate_deliveries=self._duplicate_deliveries,
+            )
         return self.cloudformation
 
     def _function(self, template: Template, function_id: str) -> LambdaFunction:
         environment = template.function_environment(function_id)
-        os.environ.update(environment)  # one process plays the function: its configuration becomes ours
-        name = template.function_name(function_id)
+        self._function_environment.update(environment)  # one process plays the function: its configuration
+        name = template.function_name(function_id)  # becomes ours until the rehearsal ends
         env = template.env
+        self._register_in_moto(name)
         function = LambdaFunction(
             clock=self.clock,
             handler=self._handler_module.handler,
@@ -181,6 +249,22 @@ class Rehearsal:
         self.schedulers.append(scheduler)
         return function
 
+    def _register_in_moto(self, name: str) -> None:
+        """The function in moto's Lambda, so a per-rule permission the handler added would land in its policy."""
+        role = self._iam.create_role(
+            RoleName=f"rehearsal-{len(self.functions)}", AssumeRolePolicyDocument=json.dumps(_LAMBDA_TRUST)
+        )
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+        self.lambda_.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler="index.handler",
+            Code={"ZipFile": code.getvalue()},
+        )
+
 
 def default_start(template: Template, margin: timedelta = timedelta(minutes=5)) -> datetime:
     """A rehearsal start just after the latest harvest window in the template ends (start times must be past)."""
@@ -191,6 +275,20 @@ def default_start(template: Template, margin: timedelta = timedelta(minutes=5)) 
 
 
 _handler_module: ModuleType | None = None
+_moto: ThreadedMotoServer | None = None
+_moto_lock = threading.Lock()
+
+
+def shared_moto_url() -> str:
+    """One moto server per process, started on first use: moto's state is per process anyway (each rehearsal
+    resets it), and stopping a server costs half a second of its polling loop."""
+    global _moto
+    with _moto_lock:
+        if _moto is None:
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+            _moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            _moto.start()
+        return "http://{}:{}".format(*_moto.get_host_and_port())
 
 
 def load_handler_module() -> ModuleType:
@@ -204,18 +302,49 @@ def load_handler_module() -> ModuleType:
     return _handler_module
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
+class _Environment:
+    """Changes to ``os.environ`` that are undone when the context ends (set more with :meth:`update`)."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, str | None] = {}
+
+    def update(self, values: Mapping[str, str]) -> None:
+        for key in values:
+            self._saved.setdefault(key, os.environ.get(key))
+        os.environ.update(values)
+
+    def restore(self) -> None:
+        for key, value in self._saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        self._saved.clear()
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[_Environment]:
+    environment = _Environment()
+    environment.update(values)
+    try:
+        yield environment
+    finally:
+        environment.restore()
+
+
+@contextmanager
+def _seeded_random(seed: int) -> Iterator[None]:
+    """botocore's retry jitter draws from ``random``: seeded, its waits are the same on every run."""
+    saved = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(saved)
+
+
+def _reset_moto(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
 
 
 @contextmanager

@@ -1,0 +1,133 @@
+"""Small stacks with ``HarvestJob`` for the rehearsal tests, synthesized in-process once per session.
+
+jsii and asset bundling cost seconds per App, so every stack lives in one App that is synthesized once; each test
+then gets a fresh :class:`Template` (the rehearsal's CloudFormation writes physical ids and attributes into it).
+An update's second version is the same stack (same construct path and name) in a second App, as a redeploy is.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Duration, Stack
+from constructs import Construct
+
+from mediapackage_harvest import HarvestJob
+from mediapackage_harvest.rehearsal import template as rehearsal_template
+
+START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+END = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
+LONG_ID = "Clip" + "A" * 200  # a construct id whose CloudFormation logical id is over 200 characters
+DOZEN = 12
+
+
+def job(scope: Construct, id: str, **overrides: Any) -> HarvestJob:
+    """A valid harvest job on one origin endpoint; ``overrides`` change the props a stack is about."""
+    props: dict[str, Any] = {
+        "channel_group_name": "live",
+        "channel_name": "main",
+        "origin_endpoint_name": "hls",
+        "hls_manifests": ["index"],
+        "start_time": START,
+        "end_time": END,
+        "destination_bucket": "harvest-bucket",
+        "destination_path": "clips/",
+        **overrides,
+    }
+    return HarvestJob(scope, id, **props)
+
+
+def _one(stack: Stack) -> None:
+    job(stack, "Clip")
+
+
+def _short_timeout(stack: Stack) -> None:
+    job(stack, "Clip", timeout=Duration.minutes(5))
+
+
+def _no_wait(stack: Stack) -> None:
+    job(stack, "Clip", wait_for_completion=False)
+
+
+def _tagged_v1(stack: Stack) -> None:
+    job(stack, "Clip", tags={"team": "media", "tier": "gold"})
+
+
+def _tagged_v2(stack: Stack) -> None:
+    job(stack, "Clip", tags={"team": "video", "cost-centre": "42"})
+
+
+def _replace_v1(stack: Stack) -> None:
+    job(stack, "Clip", wait_for_completion=False)
+
+
+def _replace_v2(stack: Stack) -> None:
+    job(stack, "Clip", wait_for_completion=False, destination_path="clips/again/")
+
+
+def _pair_v1(stack: Stack) -> None:
+    job(stack, "First", harvest_job_name="first-1")
+    job(stack, "Second", harvest_job_name="second-1")
+
+
+def _pair_v2(stack: Stack) -> None:
+    job(stack, "First", harvest_job_name="first-2", wait_for_completion=False)
+    job(stack, "Second", harvest_job_name="second-2")
+
+
+def _long_id(stack: Stack) -> None:
+    job(stack, LONG_ID)
+
+
+def _dozen(stack: Stack) -> None:
+    for index in range(DOZEN):
+        job(stack, f"Clip{index:02d}", destination_path=f"clips/{index:02d}/")
+
+
+# Stack name -> what the stack holds at its first deploy.
+STACKS: dict[str, Callable[[Stack], None]] = {
+    "One": _one,
+    "ShortTimeout": _short_timeout,
+    "NoWait": _no_wait,
+    "Tagged": _tagged_v1,
+    "Replace": _replace_v1,
+    "Pair": _pair_v1,
+    "LongId": _long_id,
+    "Dozen": _dozen,
+}
+# Stack name -> what the next deploy of that stack holds (same construct path, so the same provider).
+UPDATES: dict[str, Callable[[Stack], None]] = {
+    "Tagged": _tagged_v2,
+    "Replace": _replace_v2,
+    "Pair": _pair_v2,
+}
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """The synthesized bodies; :meth:`template` hands out an untouched copy each time."""
+
+    first: dict[str, dict[str, Any]]
+    updated: dict[str, dict[str, Any]]
+
+    def template(self, stack_name: str, *, updated: bool = False) -> rehearsal_template.Template:
+        body = copy.deepcopy((self.updated if updated else self.first)[stack_name])
+        return rehearsal_template.Template(body, rehearsal_template.Environment(stack_name))
+
+
+def synthesize(outdir: Path) -> Synthesized:
+    """The first versions in one App, the updated versions in another (a stack's path must not change)."""
+    return Synthesized(_synth(STACKS, outdir / "first"), _synth(UPDATES, outdir / "updated"))
+
+
+def _synth(stacks: dict[str, Callable[[Stack], None]], outdir: Path) -> dict[str, dict[str, Any]]:
+    app = App(outdir=str(outdir))
+    for name, build in stacks.items():
+        build(Stack(app, name))
+    assembly = app.synth()
+    return {name: assembly.get_stack_by_name(name).template for name in stacks}
