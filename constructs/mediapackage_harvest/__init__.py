@@ -24,6 +24,10 @@ Usage::
 
 The origin endpoint must let MediaPackage harvest it: add ``harvester_origin_endpoint_policy_statement(...)``
 to its endpoint policy. One handler function per stack serves every ``HarvestJob`` in it.
+
+Channels still on MediaPackage v1 get the same experience from ``MediaPackageV1HarvestJob`` (an origin endpoint
+ID, a window, a bucket and a manifest key; it creates the role MediaPackage writes with). v1 and v2 jobs in one
+stack share its one handler function. v1 harvest jobs can be neither cancelled nor deleted.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from mediapackage_harvest.spec import RESOURCE_TYPE, InvalidProperties, Violation
+from mediapackage_harvest.spec import RESOURCE_TYPE, V1_RESOURCE_TYPE, InvalidProperties, Violation
 
 if TYPE_CHECKING:
     from mediapackage_harvest.harvest_job import HarvestJob, InvalidHarvestJob
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
         origin_endpoint_arn,
     )
     from mediapackage_harvest.provider import HarvestJobProvider
+    from mediapackage_harvest.v1_harvest_job import InvalidV1HarvestJob, MediaPackageV1HarvestJob
 
 # Imported on first use: `mediapackage_harvest.spec` (standard library only, used by the handler and its tests)
 # must not pay for starting aws_cdk's jsii runtime.
@@ -53,14 +58,19 @@ _LAZY = {
     "harvester_bucket_policy_statement": "policies",
     "harvester_origin_endpoint_policy_statement": "policies",
     "origin_endpoint_arn": "policies",
+    "MediaPackageV1HarvestJob": "v1_harvest_job",
+    "InvalidV1HarvestJob": "v1_harvest_job",
 }
 
 __all__ = [
     "RESOURCE_TYPE",
+    "V1_RESOURCE_TYPE",
     "HarvestJob",
     "HarvestJobProvider",
     "InvalidHarvestJob",
     "InvalidProperties",
+    "InvalidV1HarvestJob",
+    "MediaPackageV1HarvestJob",
     "Violation",
     "harvest_job_arn_pattern",
     "harvester_bucket_policy_statement",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -30,6 +30,9 @@ MEDIAPACKAGE_ACTIONS = (
     "mediapackagev2:UntagResource",
     "mediapackagev2:ListTagsForResource",
 )
+# MediaPackage v1 (``mediapackage``): create and watch; v1 harvest jobs can be neither cancelled nor deleted.
+MEDIAPACKAGE_V1_ACTIONS = ("mediapackage:CreateHarvestJob", "mediapackage:DescribeHarvestJob")
+MEDIAPACKAGE_V1_PRINCIPAL = "mediapackage.amazonaws.com"
 EVENTS_ACTIONS = (
     "events:PutRule",
     "events:PutTargets",
@@ -55,6 +58,9 @@ class HarvestJobProvider(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         self._endpoints: set[tuple[str, str, str]] = set()
+        self._v1_statement: iam.PolicyStatement | None = None
+        self._v1_pass_role_statement: iam.PolicyStatement | None = None
+        self._v1_roles: set[str] = set()
 
         self.log_group = logs.LogGroup(
             self, "LogGroup", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
@@ -70,9 +76,9 @@ class HarvestJobProvider(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
             )
         )
-        # Filled in by grant_endpoint as jobs register; every job registers before synthesis.
+        # Filled in by grant_endpoint as jobs register; every job registers before synthesis. Added to the role
+        # with the first endpoint, so a stack of v1 jobs only has no v2 statement (one without resources).
         self._mediapackage_statement = iam.PolicyStatement(actions=list(MEDIAPACKAGE_ACTIONS))
-        self.role.add_to_principal_policy(self._mediapackage_statement)
 
         self.function = lambda_.Function(
             self,
@@ -118,11 +124,61 @@ class HarvestJobProvider(Construct):
         key = (channel_group_name, channel_name, origin_endpoint_name)
         if key in self._endpoints:
             return
+        if not self._endpoints:
+            self.role.add_to_principal_policy(self._mediapackage_statement)
         self._endpoints.add(key)
         stack = Stack.of(self)
         self._mediapackage_statement.add_resources(
             harvest_job_arn_pattern(*key, partition=stack.partition, region=stack.region, account=stack.account)
         )
+
+    # MediaPackage v1 ---------------------------------------------------------------------------------------
+    def grant_v1_job(self, role: iam.IRole) -> None:
+        """Let the handler create and describe MediaPackage v1 harvest jobs, and pass ``role`` to MediaPackage.
+
+        v1 job ARNs (``harvest_jobs/<id>``) say nothing of the endpoint, and an Id may be derived at deploy
+        time, so the MediaPackage statement covers ``harvest_jobs/*`` of the stack's account and Region.
+        ``iam:PassRole`` names each role a v1 job writes with, and only for MediaPackage.
+        """
+        stack = Stack.of(self)
+        if self._v1_statement is None:
+            jobs_arn = stack.format_arn(
+                service="mediapackage",
+                resource="harvest_jobs",
+                resource_name="*",
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )
+            self._v1_statement = iam.PolicyStatement(actions=list(MEDIAPACKAGE_V1_ACTIONS), resources=[jobs_arn])
+            self._v1_pass_role_statement = iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                conditions={"StringEquals": {"iam:PassedToService": MEDIAPACKAGE_V1_PRINCIPAL}},
+            )
+            self.role.add_to_principal_policy(self._v1_statement)
+            self.role.add_to_principal_policy(self._v1_pass_role_statement)
+            policy = self.role.node.try_find_child("DefaultPolicy")
+            Validations.of(policy or self.role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{_nag_arn(jobs_arn, stack)}]",
+                    reason="MediaPackage v1 harvest job ARNs (harvest_jobs/<id>) name no channel or endpoint, and an "
+                    "Id left to the handler is only known at deploy time; the actions are only CreateHarvestJob "
+                    "and DescribeHarvestJob, in this stack's account and Region.",
+                )
+            )
+        key = stack.resolve(role.role_arn)
+        key_text = key if isinstance(key, str) else repr(key)
+        if key_text in self._v1_roles or self._v1_pass_role_statement is None:
+            return
+        self._v1_roles.add(key_text)
+        self._v1_pass_role_statement.add_resources(role.role_arn)
+
+
+def _nag_arn(arn: str, stack: Stack) -> str:
+    """An ARN as cdk-nag writes it in a finding id: pseudo parameters as ``<AWS::Name>``."""
+    resolved = stack.resolve(arn)
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved.get("Fn::Join", ["", []])[1]
+    return "".join(f"<{p['Ref']}>" if isinstance(p, dict) and "Ref" in p else str(p) for p in parts)
 
 
 def _rule_prefix(function_address: str, stack_name: str) -> str:
