@@ -158,7 +158,7 @@ class HarvestJobProvider(Construct):
             policy = self.role.node.try_find_child("DefaultPolicy")
             Validations.of(policy or self.role).acknowledge(
                 Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{_nag_arn(jobs_arn, stack)}]",
+                    id=f"AwsSolutions-IAM5[Resource::{nag_arn(jobs_arn, stack)}]",
                     reason="MediaPackage v1 harvest job ARNs (harvest_jobs/<id>) name no channel or endpoint, and an "
                     "Id left to the handler is only known at deploy time; the actions are only CreateHarvestJob "
                     "and DescribeHarvestJob, in this stack's account and Region.",
@@ -172,13 +172,20 @@ class HarvestJobProvider(Construct):
         self._v1_pass_role_statement.add_resources(role.role_arn)
 
 
-def _nag_arn(arn: str, stack: Stack) -> str:
-    """An ARN as cdk-nag writes it in a finding id: pseudo parameters as ``<AWS::Name>``."""
+def nag_arn(arn: str, stack: Stack) -> str:
+    """An ARN as cdk-nag writes it in a finding id (``AwsSolutions-IAM5[Resource::<this>]``): a Ref as
+    ``<Name>``, a GetAtt as ``<LogicalId.Attribute>``, joined."""
     resolved = stack.resolve(arn)
-    if isinstance(resolved, str):
-        return resolved
-    parts = resolved.get("Fn::Join", ["", []])[1]
-    return "".join(f"<{p['Ref']}>" if isinstance(p, dict) and "Ref" in p else str(p) for p in parts)
+    parts = resolved.get("Fn::Join", ["", []])[1] if isinstance(resolved, dict) else [resolved]
+
+    def text(part: object) -> str:
+        if isinstance(part, dict) and "Ref" in part:
+            return f"<{part['Ref']}>"
+        if isinstance(part, dict) and "Fn::GetAtt" in part:
+            return "<" + ".".join(part["Fn::GetAtt"]) + ">"
+        return str(part)
+
+    return "".join(text(part) for part in parts)
 
 
 def _rule_prefix(function_address: str, stack_name: str) -> str:

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from aws_cdk import Annotations, ArnFormat, CustomResource, Duration, Stack, Token
+from aws_cdk import Acknowledgment, Annotations, ArnFormat, CustomResource, Duration, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mediapackage_harvest import spec
 from mediapackage_harvest.harvest_job import DEFAULT_TIMEOUT, _timeout_seconds
-from mediapackage_harvest.provider import MEDIAPACKAGE_V1_PRINCIPAL, HarvestJobProvider
+from mediapackage_harvest.provider import MEDIAPACKAGE_V1_PRINCIPAL, HarvestJobProvider, nag_arn
 
 # Custom resource property paths (spec's v1 field names) -> the Python prop a user wrote; most specific first.
 _PROPS_BY_FIELD = (
@@ -180,6 +180,13 @@ class MediaPackageV1HarvestJob(Construct):
         listing: dict[str, Any] = {"StringLike": {"s3:prefix": [folder, f"{folder}/*"]}} if folder else {}
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn], conditions=listing or None)
+        )
+        Validations.of(role.node.try_find_child("DefaultPolicy") or role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{nag_arn(objects, stack)}]",
+                reason="MediaPackage names the files of a harvested asset itself (child manifests, segments) and "
+                "writes them beside the manifest: s3:PutObject is granted on the manifest key's folder only.",
+            )
         )
         if not folder:
             Annotations.of(self).add_warning_v2(
