@@ -49,12 +49,9 @@ def calls(rehearsal: Rehearsal, operation: str, error: str | None = None) -> int
     )
 
 
-def one(result: StackResult, request_type: str, logical_id: str | None = None) -> Request:
-    found = [
-        r
-        for r in result.requests
-        if r.request_type == request_type and (logical_id is None or r.logical_id == logical_id)
-    ]
+def one(result: StackResult, request_type: str) -> Request:
+    """The operation's only request of ``request_type``."""
+    found = [r for r in result.requests if r.request_type == request_type]
     assert len(found) == 1, f"expected one {request_type}, got {[(r.logical_id, r.request_type) for r in found]}"
     return found[0]
 
@@ -221,6 +218,7 @@ def test_deleting_a_job_in_progress_cancels_it(stacks: Synthesized) -> None:
         assert response(delete)["Status"] == "SUCCESS"
         assert response(delete)["PhysicalResourceId"] == arn
         assert only_job(rehearsal)["Status"] == "CANCELLED"
+        assert calls(rehearsal, "CreateHarvestJob") == 1
         assert calls(rehearsal, "CancelHarvestJob") == 1
 
 
@@ -243,6 +241,8 @@ def test_changing_only_tags_updates_the_job_in_place(stacks: Synthesized) -> Non
         assert job["Tags"] == {"team": "video", "cost-centre": "42"}
         assert answer["Data"]["ETag"] == job["ETag"]
         assert calls(rehearsal, "CreateHarvestJob") == 1
+        assert calls(rehearsal, "TagResource") == 1
+        assert calls(rehearsal, "UntagResource") == 1
 
 
 def test_a_property_change_replaces_the_job_and_cancels_the_old_one_still_running(stacks: Synthesized) -> None:
@@ -269,6 +269,7 @@ def test_a_property_change_replaces_the_job_and_cancels_the_old_one_still_runnin
         new_job = rehearsal.emulator.job(new_arn)
         assert new_job["Status"] in ACTIVE
         assert new_job["Destination"]["S3Destination"]["DestinationPath"] == "clips/again/"
+        assert calls(rehearsal, "CreateHarvestJob") == 2
         assert calls(rehearsal, "CancelHarvestJob") == 1
 
 
@@ -303,6 +304,7 @@ def test_a_failed_update_rolls_back_to_the_old_jobs_and_cancels_the_new_one(stac
             "first-2": "CANCELLED",
             "second-2": "FAILED",
         }
+        assert calls(rehearsal, "CreateHarvestJob") == 4
         assert calls(rehearsal, "CancelHarvestJob") == 1
 
 
@@ -341,6 +343,7 @@ def test_a_200_character_logical_id_gets_short_rule_and_job_names(stacks: Synthe
         assert len(job["HarvestJobName"]) <= 64
         assert job["HarvestJobName"].startswith(logical_id[:48])
         assert job["Status"] == "COMPLETED"
+        assert calls(rehearsal, "CreateHarvestJob") == 1
 
 
 def test_a_dozen_jobs_against_a_quota_of_ten_and_throttling_all_complete(stacks: Synthesized) -> None:
@@ -363,6 +366,8 @@ def test_a_dozen_jobs_against_a_quota_of_ten_and_throttling_all_complete(stacks:
         assert {response(r)["PhysicalResourceId"] for r in creates} == {job["Arn"] for job in jobs}
         assert calls(rehearsal, "CreateHarvestJob", "ServiceQuotaExceededException") >= DOZEN - 10
         assert calls(rehearsal, "GetHarvestJob", "ThrottlingException") > 0
+        assert sum(c.operation == "CreateHarvestJob" and c.status == 200 for c in rehearsal.emulator.calls) == DOZEN
+        assert calls(rehearsal, "CancelHarvestJob") == 0
 
 
 def test_a_twenty_minute_job_is_polled_by_eventbridge_about_once_a_minute(stacks: Synthesized) -> None:
@@ -380,6 +385,29 @@ def test_a_twenty_minute_job_is_polled_by_eventbridge_about_once_a_minute(stacks
         assert calls(rehearsal, "GetHarvestJob") <= 40
         assert create.answered_at is not None
         assert 0 <= create.answered_at - ended_at(job) <= 60
+        assert calls(rehearsal, "CreateHarvestJob") == 1
+
+
+def test_the_leftover_checks_see_a_rule_and_a_permission_a_careless_handler_would_leave(
+    stacks: Synthesized,
+) -> None:
+    """The checks every rehearsal above ends with can fail; and the next rehearsal starts without the leftovers."""
+    template = stacks.template("NoWait")
+    with Rehearsal(start=default_start(template)) as rehearsal:
+        rehearsal.deploy(template)
+        (function,) = rehearsal.functions.values()
+        rule = rehearsal.events.put_rule(Name="hj-careless-rule", ScheduleExpression="rate(1 minute)")
+        rehearsal.lambda_.add_permission(
+            FunctionName=function.name,
+            StatementId="per-rule",
+            Action="lambda:InvokeFunction",
+            Principal="events.amazonaws.com",
+            SourceArn=rule["RuleArn"],
+        )
+        assert rehearsal.eventbridge_rules() == ["hj-careless-rule"]
+        assert [s["Sid"] for s in rehearsal.lambda_policy_statements(function.name)] == ["per-rule"]
+    with Rehearsal(start=default_start(template)) as rehearsal:
+        assert rehearsal.eventbridge_rules() == []
 
 
 # Determinism -----------------------------------------------------------------------------------------------
