@@ -159,17 +159,18 @@ def test_a_token_does_not_hide_other_violations(stack: Stack, v1_props: dict[str
 
 
 def test_v1_rules_on_the_raw_strings_cloudformation_sends() -> None:
-    """The handler checks the same rules at deploy time, on strings; an ARN-shaped role of another kind fails."""
-    props = {
+    """The handler checks the same rules at deploy time, on the strings CloudFormation sends."""
+    destination = {"BucketName": "harvest-bucket", "ManifestKey": "clips/index.m3u8", "RoleArn": ROLE}
+    props: dict[str, Any] = {
         "OriginEndpointId": "hls",
         "StartTime": "2026-01-15T10:00:00Z",
         "EndTime": "2026-01-15T10:30:00+00:00",
-        "S3Destination": {"BucketName": "harvest-bucket", "ManifestKey": "clips/index.m3u8", "RoleArn": ROLE},
+        "S3Destination": destination,
         "WaitForCompletion": "false",
         "Timeout": "600",
     }
     assert spec.validate_v1(props) == []
-    broken = {**props, "S3Destination": {**props["S3Destination"], "RoleArn": "harvest-writer"}, "Timeout": "ten"}
+    broken = {**props, "S3Destination": {**destination, "RoleArn": "harvest-writer"}, "Timeout": "ten"}
     assert [str(v) for v in spec.validate_v1(broken)] == [
         "S3Destination.RoleArn must be an IAM role ARN (arn:<partition>:iam::<account>:role/<name>), "
         "got 'harvest-writer'",
