@@ -321,6 +321,10 @@ def check(inv: Invocation, progress: Progress) -> Outcome | None:
         advice = "" if progress.name == inv.derived_name() else f": change or remove {inv.service.name_prop}"
         return Failed(f"Cannot create harvest job {progress.name}, the name is taken ({error}){advice}")
     progress.job_id, progress.pending, progress.problem = job.arn, None, ""
+    created = job.created_at.timestamp() if job.created_at else progress.started
+    if created < progress.started:  # a redelivered request gets its first delivery's job: its Timeout began then
+        progress.deadline -= progress.started - created
+        progress.started = created
     _job_exists(inv, job.arn)
     logger.info("Harvest job created", extra={"job": job.arn, "status": job.status.value})
     if not progress.wait:

@@ -326,6 +326,26 @@ def test_a_create_delivered_twice_makes_one_job(stacks: Synthesized) -> None:
         assert job["Status"] == "COMPLETED"
 
 
+def test_a_create_delivered_again_later_keeps_the_first_deliverys_deadline(stacks: Synthesized) -> None:
+    """The copy starts 100 s late, but CloudFormation's Timeout began with the first delivery."""
+    template = stacks.template("ShortTimeout")
+    scenario = Scenario(default_job=JobScript(in_progress_seconds=TWENTY_MINUTES))
+    with rehearse(template, scenario, duplicate_deliveries={"Create": 100.0}) as rehearsal:
+        created = rehearsal.deploy(template)
+        job = only_job(rehearsal)
+        create = one(created, "Create")
+
+        assert created.status == "ROLLBACK_COMPLETE"
+        assert not create.timed_out
+        assert seconds_to_answer(create) < 300
+        answer = response(create)
+        assert "did not finish within the Timeout of 300 s and it was cancelled" in answer["Reason"]
+        assert answer["PhysicalResourceId"] == job["Arn"]
+        assert job["Status"] == "CANCELLED"
+        assert calls(rehearsal, "CreateHarvestJob") == 2
+        assert calls(rehearsal, "CancelHarvestJob") == 1
+
+
 def test_a_200_character_logical_id_gets_short_rule_and_job_names(stacks: Synthesized) -> None:
     template = stacks.template("LongId")
     scenario = Scenario(default_job=JobScript(in_progress_seconds=TWENTY_MINUTES))
