@@ -11,7 +11,7 @@ calls, Lambda invocations, billed Lambda seconds (virtual: waits on the clock, a
 Step Functions state transitions. On the virtual clock AWS calls take no time, the same for every approach.
 
     python -m bench.lifecycle            # every case
-    python -m bench.lifecycle --quick    # 10 s and 3 min jobs and the Delete cases
+    python -m bench.lifecycle --quick    # the 10 s job and the Delete cases
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bench.records import InvocationRecord
 from bench.tables import markdown_table
@@ -35,9 +36,12 @@ from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start, loa
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import Environment, Template
 
+if TYPE_CHECKING:
+    from bench.provider_model import ProviderFramework as ProviderFrameworkModel
+
 QUEUED_SECONDS = 5.0
 LIFETIMES = {"10 s": 10.0, "40 s": 40.0, "3 min": 180.0, "20 min": 1200.0, "59 min": 3540.0}
-QUICK_LIFETIMES = {"10 s": 10.0, "3 min": 180.0}
+QUICK_LIFETIMES = {"10 s": 10.0}
 IN_PROGRESS_JOB_LIFETIME = 1200.0  # the job a Delete cancels: 20 minutes, deleted 10 s after it was created
 DELETE_AFTER_SECONDS = 10.0
 WAIT_STACK, NO_WAIT_STACK = "BenchLifecycle", "BenchLifecycleNoWait"
@@ -99,11 +103,12 @@ class CaseResult:
 class BenchRehearsal(Rehearsal):
     """A Rehearsal that records every Lambda invocation and lets an approach rewire the handler."""
 
-    def __init__(self, approach: Approach, scenario: Scenario, *, start: Any) -> None:
+    def __init__(self, approach: Approach, scenario: Scenario, *, start: datetime) -> None:
         super().__init__(scenario, start=start)
         self.approach = approach
         self.records: list[InvocationRecord] = []
         self.extras = ExitStack()
+        self.provider: ProviderFrameworkModel | None = None  # approach (c) only
 
     def __enter__(self) -> BenchRehearsal:
         super().__enter__()
@@ -195,22 +200,20 @@ class ProviderFramework(Approach):
     title = "(c) model of the CDK Provider framework's waiter (isComplete every 5 s)"
     entry_function = "framework-onEvent"
 
-    def __init__(self) -> None:
-        self.models: dict[int, Any] = {}
-
     def setup(self, rehearsal: BenchRehearsal) -> None:
         from bench.provider_model import MAX_TOTAL_TIMEOUT
         from bench.provider_model import ProviderFramework as Model
 
         # total_timeout raised from the 30-minute default to the 1-hour maximum, or the 59-minute job fails.
-        self.models[id(rehearsal)] = Model(rehearsal.clock, rehearsal.records.append, total_timeout=MAX_TOTAL_TIMEOUT)
+        rehearsal.provider = Model(rehearsal.clock, rehearsal.records.append, total_timeout=MAX_TOTAL_TIMEOUT)
 
     def adapt(self, rehearsal: BenchRehearsal, function: LambdaFunction) -> None:
-        function.handler = self.models[id(rehearsal)].on_event
+        assert rehearsal.provider is not None
+        function.handler = rehearsal.provider.on_event
         rehearsal.schedulers.pop()  # no EventBridge rules in this approach
 
     def transitions(self, rehearsal: BenchRehearsal) -> int | None:
-        return int(self.models[id(rehearsal)].transitions)
+        return rehearsal.provider.transitions if rehearsal.provider else None
 
 
 APPROACHES: tuple[Approach, ...] = (Approach(), CrhelperDefaults(), ProviderFramework())
@@ -398,7 +401,7 @@ def _seconds(value: float | None) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.lifecycle", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="only the 10 s and 3 min jobs and the Deletes")
+    parser.add_argument("--quick", action="store_true", help="only the 10 s job and the Deletes")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-lifecycle-") as workdir:
         results = run_all(QUICK_LIFETIMES if args.quick else LIFETIMES, Path(workdir))
