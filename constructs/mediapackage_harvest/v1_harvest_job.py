@@ -138,7 +138,11 @@ class MediaPackageV1HarvestJob(Construct):
             properties=properties,
         )
         self.resource.node.add_dependency(provider.permission)
-        self.resource.node.add_dependency(role)  # with its policy: MediaPackage writes as soon as the job runs
+        # MediaPackage writes as soon as the job runs: wait for the role's policy too (the role itself is ordered
+        # by the RoleArn GetAtt; depending on it as well is what cfn-lint's W3005 flags).
+        policy = role.node.try_find_child("DefaultPolicy")
+        if policy is not None:
+            self.resource.node.add_dependency(policy)
 
         if not isinstance(destination_bucket, str) and destination_bucket.encryption_key is not None:
             Annotations.of(self).add_warning_v2(
