@@ -21,15 +21,21 @@ class Entry:
 
 @dataclass
 class Timeline:
-    """Entries in the order they happened; safe to add to from the emulator's threads."""
+    """Entries in the order they happened (a status change the emulator notices late is placed at the time it
+    happened); safe to add to from the emulator's threads."""
 
     origin: float
     entries: list[Entry] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, now: float, source: str, resource: str, what: str, detail: str = "") -> None:
+        entry = Entry(round(now - self.origin, 3), source, resource, what, detail)
         with self._lock:
-            self.entries.append(Entry(round(now - self.origin, 3), source, resource, what, detail))
+            # Stable insert by time: entries arrive almost always in order, so this scans from the end.
+            index = len(self.entries)
+            while index and self.entries[index - 1].at > entry.at:
+                index -= 1
+            self.entries.insert(index, entry)
 
     def where(self, source: str | None = None, what: str | None = None) -> list[Entry]:
         return [e for e in self.entries if (source is None or e.source == source) and (what is None or e.what == what)]
