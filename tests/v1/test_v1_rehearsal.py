@@ -173,3 +173,19 @@ def test_v1_and_v2_jobs_deploy_through_one_handler_function() -> None:
         assert rehearsal.destroy().status == "DELETE_COMPLETE"
         assert len(rehearsal.emulator_v1.calls) == v1_calls
         assert rehearsal.figures().rules_left == 0
+
+
+def test_replacing_a_job_with_a_fixed_id_fails_and_says_which_prop_to_change() -> None:
+    """v1 IDs are unique per Region and the old job keeps its Id (it cannot be deleted)."""
+    with Rehearsal(start=AFTER) as rehearsal:
+        assert rehearsal.deploy(rehearsal_template(mixed_stack())).status == "CREATE_COMPLETE"
+        changed = mixed_stack(end=END - timedelta(minutes=10))
+        result = rehearsal.deploy(rehearsal_template(changed))
+        assert result.status == "UPDATE_ROLLBACK_COMPLETE"
+        failed = [r for r in result.requests if r.response and r.response["Status"] == "FAILED"]
+        assert len(failed) == 1
+        assert failed[0].event["ResourceType"] == spec.V1_RESOURCE_TYPE
+        reason = failed[0].response["Reason"]  # type: ignore[index]
+        assert "would need its Id, which the old job still holds on Region us-east-1" in reason
+        assert reason.endswith("change or remove harvest_job_id")
+        assert "news-2026-01-15" in {job["Id"] for job in rehearsal.emulator_v1.jobs()}

@@ -48,7 +48,7 @@ def v1_stack(
     return stack
 
 
-def mixed_stack(app: App | None = None, *, bucket_names: bool = False) -> Stack:
+def mixed_stack(app: App | None = None, *, bucket_names: bool = False, end: datetime = END) -> Stack:
     """A v1 job with a role made for it, a v1 job with a given role and a fixed Id, and a v2 job: one handler.
 
     ``bucket_names`` writes to buckets named by string (no bucket resource), as cdk-nag's S3 rules are about the
@@ -56,7 +56,7 @@ def mixed_stack(app: App | None = None, *, bucket_names: bool = False) -> Stack:
     """
     stack = Stack(app or App(), "Mixed")
     bucket: s3.IBucket | str = "harvest-bucket" if bucket_names else s3.Bucket(stack, "Clips", enforce_ssl=True)
-    common: dict[str, Any] = {"start_time": START, "end_time": END, "timeout": Duration.minutes(10)}
+    common: dict[str, Any] = {"start_time": START, "end_time": end, "timeout": Duration.minutes(10)}
     MediaPackageV1HarvestJob(
         stack,
         "LegacyClip",
