@@ -73,6 +73,16 @@ def test_create_waits_for_success_and_returns_v1_attributes() -> None:
         assert rehearsal.emulator.calls == []  # nothing went to MediaPackage v2
 
 
+def test_without_waiting_the_create_answers_as_soon_as_the_job_is_accepted() -> None:
+    template = rehearsal_template(v1_stack(wait_for_completion=False))
+    with Rehearsal(start=AFTER) as rehearsal:
+        result = rehearsal.deploy(template)
+        assert result.status == "CREATE_COMPLETE"
+        assert result.outputs["Status"] == "IN_PROGRESS"
+        assert only(result, "Create").answered_at == only(result, "Create").sent_at
+        assert [call.operation for call in rehearsal.emulator_v1.calls] == ["CreateHarvestJob"]
+
+
 def test_a_failed_job_fails_the_create_and_the_rollback_calls_nothing() -> None:
     scenario = Scenario(jobs={"Clip*": JobScript(outcome="FAILED")})
     template = rehearsal_template(v1_stack())

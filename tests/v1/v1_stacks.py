@@ -25,6 +25,7 @@ def v1_stack(
     *,
     end: datetime = END,
     timeout_minutes: int = 10,
+    wait_for_completion: bool = True,
     app: App | None = None,
 ) -> Stack:
     """One v1 job into a bucket of the stack, with a role made for it; outputs for every attribute."""
@@ -39,6 +40,7 @@ def v1_stack(
         destination_bucket=bucket,
         manifest_key="clips/final/index.m3u8",
         timeout=Duration.minutes(timeout_minutes),
+        wait_for_completion=wait_for_completion,
     )
     CfnOutput(stack, "Arn", value=job.harvest_job_arn)
     CfnOutput(stack, "JobId", value=job.harvest_job_id)
