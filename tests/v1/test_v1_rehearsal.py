@@ -13,7 +13,7 @@ from typing import Any
 from mediapackage_harvest import spec
 from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
 from mediapackage_harvest.rehearsal.harness import Rehearsal
-from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
+from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import Template
 from tests.v1.v1_stacks import AFTER, END, GIVEN_ROLE_ARN, mixed_stack, rehearsal_template, v1_stack
 
@@ -199,3 +199,23 @@ def test_replacing_a_job_with_a_fixed_id_fails_and_says_which_prop_to_change() -
         assert "would need its Id, which the old job still holds on Region us-east-1" in reason
         assert reason.endswith("change or remove harvest_job_id")
         assert "news-2026-01-15" in {job["Id"] for job in rehearsal.emulator_v1.jobs()}
+
+
+def test_throttled_calls_are_retried_and_the_deploy_succeeds() -> None:
+    scenario = Scenario(faults=(Fault("CreateHarvestJob", "ThrottlingException", frozenset({1, 2})),))
+    with Rehearsal(scenario, start=AFTER) as rehearsal:
+        assert rehearsal.deploy(rehearsal_template(v1_stack())).status == "CREATE_COMPLETE"
+        creates = [(c.status, c.error_code) for c in rehearsal.emulator_v1.calls if c.operation == "CreateHarvestJob"]
+        assert creates == [(429, "TooManyRequestsException"), (429, "TooManyRequestsException"), (200, None)]
+
+
+def test_a_create_mediapackage_refuses_fails_with_its_message() -> None:
+    message = "The startover window of origin endpoint sports-hls does not cover the harvest window"
+    scenario = Scenario(faults=(Fault("CreateHarvestJob", "ValidationException", message=message),))
+    with Rehearsal(scenario, start=AFTER) as rehearsal:
+        result = rehearsal.deploy(rehearsal_template(v1_stack()))
+        assert result.status == "ROLLBACK_COMPLETE"
+        reason = only(result, "Create").response["Reason"]  # type: ignore[index]
+        assert "UnprocessableEntityException" in reason
+        assert message in reason
+        assert rehearsal.emulator_v1.jobs() == []
