@@ -176,6 +176,7 @@ def report(results: dict[str, list[ImportRun]], size: AssetSize) -> str:
     )
     goal = (
         f"handler import / bare boto3 = {ratio:.2f} (goal ≤ {GOAL_RATIO}: {verdict}); "
+        f"fastest runs {min(handler) / min(boto3):.2f}; "
         f"with `.pyc` files {statistics.median(cached) / statistics.median(boto3):.2f}"
     )
     limits = f"Lambda's limits: {LAMBDA_ZIPPED_LIMIT_MB} MB zipped, {LAMBDA_UNZIPPED_LIMIT_MB} MB unzipped"
