@@ -183,8 +183,9 @@ class Rehearsal:
 
     def figures(self) -> Figures:
         calls: dict[str, int] = {}
-        for call in self.emulator.calls:
-            calls[call.operation] = calls.get(call.operation, 0) + 1
+        for service, emulator in (("", self.emulator), ("v1:", self.emulator_v1)):
+            for call in emulator.calls:
+                calls[service + call.operation] = calls.get(service + call.operation, 0) + 1
         rules = set().union(*(s.rule_names() for s in self.schedulers)) if self.schedulers else set()
         return Figures(
             lambda_invocations=sum(f.invocations for f in self.functions.values()),
@@ -268,10 +269,14 @@ class Rehearsal:
 
 def default_start(template: Template, margin: timedelta = timedelta(minutes=5)) -> datetime:
     """A rehearsal start just after the latest harvest window in the template ends (start times must be past)."""
-    ends = [
-        spec.parse_timestamp(template.properties(rid)[spec.SCHEDULE]["EndTime"]) for rid in template.harvest_job_ids()
-    ]
+    ends = [spec.parse_timestamp(_end_time(template.properties(rid))) for rid in template.harvest_job_ids()]
     return (max(ends) if ends else datetime(2026, 1, 1, tzinfo=UTC)) + margin
+
+
+def _end_time(properties: dict[str, Any]) -> str:
+    """A v2 job's EndTime sits in its ScheduleConfiguration, a v1 job's at the top."""
+    schedule = properties.get(spec.SCHEDULE)
+    return str(schedule["EndTime"] if isinstance(schedule, dict) else properties[spec.V1_END])
 
 
 _handler_module: ModuleType | None = None
