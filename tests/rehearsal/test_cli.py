@@ -65,4 +65,4 @@ def _logical(template: Path, construct_id: str) -> str:
         for rid in body["Resources"]
         if rid.startswith(construct_id) and "Custom::" in body["Resources"][rid]["Type"]
     ]
-    return found
+    return str(found)
