@@ -14,6 +14,8 @@ import ssl
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 import handler_clock
 from harvest_logging import logger
 
@@ -28,6 +30,30 @@ def fit_reason(reason: str, limit: int = MAX_REASON_CHARS) -> str:
     if len(reason) <= limit:
         return reason
     return "..." + reason[-(limit - 3) :]
+
+
+def reason(subject: str, cause: str, limit: int = MAX_REASON_CHARS) -> str:
+    """``"<subject>: <cause>"`` in at most ``limit`` characters. The subject (which job) stays whole; a long cause
+    loses its middle, keeping its start (the call and error code) and its end (the service's last words)."""
+    text = f"{subject}: {cause}"
+    if len(text) <= limit:
+        return text
+    room = max(limit - len(subject) - len(": ..."), 0)
+    head, tail = room // 2, room - room // 2
+    return f"{subject}: {cause[:head]}...{cause[len(cause) - tail :]}"[:limit]
+
+
+def cause_of(error: BaseException) -> str:
+    """An exception as the cause in a Reason: the AWS call, its error code and message, and how often botocore
+    tried; other errors by kind and text (botocore's never hold a pre-signed URL)."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        retries = int(error.response.get("ResponseMetadata", {}).get("RetryAttempts") or 0)
+        tries = f" after {retries + 1} attempts" if retries else ""
+        return f"{error.operation_name} failed{tries}: {details.get('Code', 'error')}: {details.get('Message', '')}"
+    if isinstance(error, BotoCoreError):
+        return f"{type(error).__name__}: {error}"
+    return str(error) or type(error).__name__
 
 
 def response_body(

@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource
 )
 
 import handler_clock
+from cfn_response import cause_of, reason
 from harvest_logging import logger
 from mediapackage_harvest import spec
 from safe_crhelper import POLL_PERIOD_SECONDS, STATE_KEY, Failed, InProgress, LambdaContext, Outcome, Succeeded
@@ -243,7 +244,10 @@ def delete(inv: Invocation) -> Outcome:
     if not inv.service.can_cancel:
         logger.info("This service can neither cancel nor delete harvest jobs; the job and its files stay")
         return Succeeded(physical_id)
-    job = inv.service.get(physical_id)
+    try:
+        job = inv.service.get(physical_id)
+    except Exception as error:
+        return cancel_unread(inv, physical_id, error)
     if job is None:
         logger.info("Harvest job already gone")
     elif job.status in ACTIVE:
@@ -285,12 +289,16 @@ def watch(inv: Invocation, progress: Progress, *, inline_until: float) -> Outcom
     began = clock.time()
     hand_over_by = began + inv.remaining_seconds() - LAMBDA_RESERVE_SECONDS
     while True:
-        outcome = check(inv, progress)
+        try:
+            outcome = check(inv, progress)
+            if outcome is None and clock.time() >= progress.deadline:
+                outcome = give_up(inv, progress)
+        except Exception as error:
+            logger.exception("Harvest job call failed")
+            return Failed(reason(f"Harvest job {progress.name}", cause_of(error)), _failure_id(inv, progress))
         if outcome is not None:
             return outcome
         now = clock.time()
-        if now >= progress.deadline:
-            return give_up(inv, progress)
         pause = min(pause_after(now - began), progress.deadline - now)
         next_poll_in_time = now + POLL_PERIOD_SECONDS <= progress.deadline
         if now + pause > hand_over_by or (now + pause > inline_until and next_poll_in_time):
@@ -309,7 +317,8 @@ def check(inv: Invocation, progress: Progress) -> Outcome | None:
     if progress.job_id:
         job = inv.service.get(progress.job_id)
         if job is None:
-            return Failed(f"Harvest job {progress.name} disappeared before it finished", _failure_id(inv, progress))
+            gone = "it disappeared before it finished: MediaPackage no longer finds it"
+            return Failed(f"Harvest job {progress.name}: {gone}", _failure_id(inv, progress))
         return settle(inv, progress, job)
     try:
         job = inv.service.create(progress.pending or {}, name=progress.name, token=inv.digest)
@@ -340,7 +349,7 @@ def settle(inv: Invocation, progress: Progress, job: Job) -> Outcome | None:
     if job.status in ACTIVE:
         return None
     message = job.error_message or "the service gave no error message"
-    return Failed(f"Harvest job {job.name} {job.status.value}: {message}", _failure_id(inv, progress))
+    return Failed(reason(f"Harvest job {job.name} {job.status.value}", message), _failure_id(inv, progress))
 
 
 def give_up(inv: Invocation, progress: Progress) -> Outcome:
@@ -374,6 +383,19 @@ def update_in_place(inv: Invocation, job: Job, old: Mapping[str, Any], props: Ma
         logger.info("Harvest job tags updated", extra={"added": sorted(add), "removed": remove})
         job = inv.service.get(job.arn) or job
     return Succeeded(job.arn, job.attributes())
+
+
+def cancel_unread(inv: Invocation, job_id: str, error: Exception) -> Outcome:
+    """Delete when the job cannot be read: cancel it all the same (a job already ended or gone counts as done),
+    so a rollback is not stuck on a read; fail with the read's error only when the cancel fails too."""
+    logger.warning("Could not read the harvest job; cancelling it anyway", extra={"problem": cause_of(error)})
+    try:
+        inv.service.cancel(job_id)
+    except Exception as cancel_error:
+        logger.warning("Cancelling the unread harvest job failed too", extra={"problem": cause_of(cancel_error)})
+        return Failed(reason(f"Harvest job {job_id.rsplit('/', 1)[-1]}", cause_of(error)))
+    logger.info("Harvest job cancelled (or already ended) without reading it")
+    return Succeeded(job_id)
 
 
 # Small rules -----------------------------------------------------------------------------------------------

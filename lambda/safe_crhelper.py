@@ -8,8 +8,10 @@ methods, so an upgrade must re-read them. What 2.0.12 does, and what this class 
   from :mod:`aws_clients` on first use.
 - ``__call__`` logs the whole event at DEBUG (the ResponseURL is a bearer credential) and never answers when
   AWS_SAM_LOCAL is set: the same flow without either.
-- ``_polling_init`` hands every first invocation over to EventBridge, even one that already finished: here a
-  function returns an :data:`Outcome` and only :class:`InProgress` hands over.
+- ``_polling_init`` hands every first invocation over to EventBridge, even one that already finished, and removes
+  the rule before answering (an answer that then fails is never retried, and CloudFormation waits an hour): here
+  a function returns an :data:`Outcome`, only :class:`InProgress` hands over, and the rule goes only once the
+  answer has landed (see "Exactly one answer" below).
 - ``_put_rule`` names the rule LogicalResourceId + 8 random characters (over EventBridge's 64 for long ids, a
   second rule on redelivery, no fixed prefix to grant on): here ``<prefix>-<16 hex of stack/logical/request>``.
 - ``_add_permission`` adds a Lambda permission per rule (the policy fills up at 20 KB; the construct grants
@@ -23,6 +25,20 @@ methods, so an upgrade must re-read them. What 2.0.12 does, and what this class 
 - ``_wait_for_cwlogs`` sleeps up to ``sleep_on_delete`` (120 s) before answering a Delete: no wait here.
 - ``generate_physical_id`` is random: here ``failed-create:<LogicalResourceId>:<RequestId>``, the same on
   redelivery and never taken for a job ARN.
+
+Exactly one answer per request, and never none, with EventBridge and Lambda delivering at least once:
+
+- A poll first asks EventBridge whether its rule still exists (DescribeRule). The rule is removed only after an
+  answer has landed, so a poll whose rule is gone is a second delivery of a poll already answered: it does nothing.
+- An answer is PUT for at most ``ANSWER_TRY_SECONDS`` (less than the poll period, so two polls never try at once).
+  One that did not land is left on the request's rule for the next poll to deliver (an "answer" poll); a poll's
+  rule is then kept.
+- After an answer has landed the rule is removed: targets, rule, then DescribeRule to see it gone, a few times.
+  A rule that will not go gets a "retire" target instead: its polls only try again to remove it.
+- The about-to-time-out answer goes the same way, so a poll that runs out of Lambda time answers once too.
+
+A request delivered twice while both deliveries watch a job inline (no rule yet) can still be answered twice, with
+the same body: nothing tells one delivery of the other.
 
 Use one instance per invocation: crhelper keeps the request on the instance, and the deploy rehearsal runs
 several invocations at once in one process.
@@ -40,11 +56,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
 from crhelper import FAILED, SUCCESS, CfnResource
 
 import aws_clients
 import handler_clock
-from cfn_response import fit_reason, put_response, response_body
+from cfn_response import cause_of, fit_reason, put_response, reason, response_body
 from harvest_logging import logger, quiet_libraries
 
 POLL_PERIOD_SECONDS = 60.0  # rate(1 minute), crhelper's polling_interval=1
@@ -66,6 +83,10 @@ RULE_PREFIX_MAX = RULE_NAME_MAX - RULE_HASH_CHARS - 1
 RULE_PREFIX_PATTERN = re.compile(r"[.\-_A-Za-z0-9]+")
 TARGET_ID = "1"  # crhelper's _remove_targets removes target "1"
 TIMEOUT_MARGIN_SECONDS = 0.5  # crhelper answers FAILED this long before Lambda would kill the invocation
+ANSWER_TRY_SECONDS = 50.0  # one invocation's PUT attempts; then the next poll (a minute later) tries
+ANSWER_KEY = "HarvestAnswer"  # a poll carrying an answer that has not landed yet
+RETIRE_KEY = "HarvestRetire"  # a poll of an answered request whose rule could not be removed
+RETIRE_ATTEMPTS = 3
 
 
 class LambdaContext(Protocol):
@@ -109,6 +130,26 @@ Outcome = Succeeded | Failed | InProgress
 Function = Callable[[dict[str, Any], LambdaContext], Outcome]
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What CloudFormation is told; it travels in an answer poll's Input when a PUT did not land."""
+
+    Status: str
+    Reason: str
+    PhysicalResourceId: str
+    Data: Mapping[str, str] = field(default_factory=dict)
+
+
+class _Skip:
+    """This invocation has nothing to do: its request is answered elsewhere, or it only removes a rule."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+STALE, RETIRE = _Skip("stale poll"), _Skip("retire the rule")
+
+
 class PollingError(RuntimeError):
     """EventBridge polling cannot be set up (configuration or size); the request fails with this message."""
 
@@ -148,7 +189,8 @@ class SafeCfnResource(CfnResource):
         self._response_url = ""
         # This class's own state.
         self._rule_prefix_env = rule_prefix_env
-        self._outcome: Outcome | None = None
+        self._outcome: Outcome | Answer | _Skip | None = None
+        self._created_rule = ""
         self._failure_id = ""
         self._responded = False
         self._send_lock = threading.Lock()
@@ -165,19 +207,15 @@ class SafeCfnResource(CfnResource):
 
     # crhelper's flow --------------------------------------------------------------------------------------
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> None:
-        """crhelper 2.0.12's ``__call__`` without logging the event and without the SAM-local branch."""
+        """crhelper 2.0.12's ``__call__`` without logging the event and without the SAM-local branch; what comes
+        after the function is :meth:`_conclude` (answer, or hand over, or nothing)."""
         try:
             if not self._crhelper()._crhelper_init(event, context):
                 return
-            if self._crhelper()._poll_enabled():
-                self._polling_init(event)
-            else:
-                self._send_response = True
-            if self._send_response:
-                self._crhelper()._cfn_response(event)
+            self._conclude()
         except Exception as error:
             logger.exception("Custom resource request failed")
-            self._send(FAILED, _describe(error))
+            self._send(FAILED, reason(self._subject(), cause_of(error)))
         finally:
             if self._timer is not None:
                 self._timer.cancel()
@@ -199,27 +237,56 @@ class SafeCfnResource(CfnResource):
 
     def _timeout(self) -> None:
         logger.error("Lambda time nearly out before the request finished; answering FAILED")
-        self._send(FAILED, "The handler ran out of Lambda time before the request finished")
+        assert self._context is not None
+        cause = "the handler ran out of Lambda time before the request finished (see the function's log)"
+        self._send(FAILED, reason(self._subject(), cause))
 
     def _wrap_function(self, func: Function | None) -> None:
-        """Run the registered function; its Outcome (or exception) sets what crhelper answers."""
+        """Run the registered function, unless the event says otherwise (a stale poll, an answer poll, a retire
+        poll); its Outcome (or exception) sets what is answered."""
         self.Data = {}
         assert self._context is not None
+        event = self._event
+        poll = POLL_FLAG in event
+        if poll and event.get(RETIRE_KEY):
+            self._outcome = RETIRE
+            return
+        if poll and not self._rule_exists(_rule_name(str(event[RULE_KEY])), unknown=True):
+            self._outcome = STALE
+            return
+        if poll and event.get(ANSWER_KEY):
+            self._outcome = Answer(**event[ANSWER_KEY])
+            return
         try:
-            outcome = func(self._event, self._context) if func else Failed(f"No function for {self.RequestType}")
+            outcome = func(event, self._context) if func else Failed(f"No function for {self.RequestType}")
         except Exception as error:
             logger.exception("Custom resource function failed")
-            outcome = Failed(_describe(error))
+            outcome = Failed(reason(self._subject(), cause_of(error)))
         self._outcome = outcome
         if isinstance(outcome, Succeeded):
             self.Status, self.PhysicalResourceId, self.Data = SUCCESS, outcome.physical_id, dict(outcome.data)
         elif isinstance(outcome, Failed):
             self.Status, self.Reason = FAILED, outcome.reason
             self.PhysicalResourceId = outcome.physical_id or self._failure_id
+        elif outcome.physical_id:
+            self._failure_id = outcome.physical_id
+
+    def _conclude(self) -> None:
+        """After the function: answer, hand over to (or refresh) polling, or nothing."""
+        outcome, event = self._outcome, self._event
+        if outcome is RETIRE:
+            self._retire(str(event[RULE_KEY]))
+        elif isinstance(outcome, _Skip):
+            logger.info("This poll's rule is gone: another delivery answered the request; nothing to do")
+        elif isinstance(outcome, Answer):
+            self._deliver(outcome)
+        elif isinstance(outcome, InProgress):
+            if POLL_FLAG not in event:
+                self._setup_polling()
+            elif dict(outcome.state) != event.get(STATE_KEY):
+                self._put_targets(str(event[RULE_KEY]), {STATE_KEY: dict(outcome.state)})
         else:
-            self.Status, self.PhysicalResourceId = SUCCESS, ""
-            if outcome.physical_id:
-                self._failure_id = outcome.physical_id
+            self._send()
 
     def _wait_for_cwlogs(self, sleep: object = None) -> None:
         """No-op: crhelper sleeps before every Delete's answer so its logs reach CloudWatch; Lambda flushes them."""
@@ -228,27 +295,25 @@ class SafeCfnResource(CfnResource):
         """The id of a resource whose create failed before a job existed: stable, and not a job ARN."""
         return f"failed-create:{event['LogicalResourceId']}:{event['RequestId']}"
 
-    # Polling -----------------------------------------------------------------------------------------------
-    def _polling_init(self, event: Mapping[str, Any]) -> None:
-        """Answer when the function finished; otherwise create the rule, or refresh its state when it changed."""
-        outcome = self._outcome
-        if not isinstance(outcome, InProgress):
-            if POLL_FLAG in event:
-                self._remove_polling()
-            self._send_response = True
-            return
-        if POLL_FLAG not in event:
-            self._setup_polling()
-        elif dict(outcome.state) != event.get(STATE_KEY):
-            self._put_targets(event[RULE_KEY])
+    def _subject(self) -> str:
+        """What a FAILED reason is about: the job (named by the last part of its ARN), else the resource."""
+        job_id = self._failure_id or str(self._event.get("PhysicalResourceId") or "")
+        if job_id.startswith("arn:"):
+            return f"Harvest job {job_id.rsplit('/', 1)[-1]}"
+        return f"Resource {self.LogicalResourceId}"
 
+    # Polling -----------------------------------------------------------------------------------------------
     def _setup_polling(self) -> None:
-        rule_arn = self._put_rule()
+        assert isinstance(self._outcome, InProgress)
         try:
-            self._put_targets(rule_arn)
-        except Exception:
+            rule_arn = self._put_rule()
+        except Exception as error:
+            raise PollingError(f"could not hand over to EventBridge polling: {cause_of(error)}") from error
+        try:
+            self._put_targets(rule_arn, {STATE_KEY: dict(self._outcome.state)})
+        except Exception as error:
             self._remove_rule(rule_arn)
-            raise
+            raise PollingError(f"could not hand over to EventBridge polling: {cause_of(error)}") from error
         logger.info("Handed over to EventBridge polling", extra={"rule": _rule_name(rule_arn)})
 
     def poll_rule_name(self) -> str:
@@ -269,13 +334,14 @@ class SafeCfnResource(CfnResource):
             State="ENABLED",
             Description=f"Polls custom resource {self.LogicalResourceId}"[:512],
         )
-        return str(response["RuleArn"])
+        self._created_rule = str(response["RuleArn"])
+        return self._created_rule
 
-    def _put_targets(self, rule_arn: str) -> None:
-        """Point the rule at this function with the poll Input: the event minus properties, plus the state."""
-        assert isinstance(self._outcome, InProgress)
+    def _put_targets(self, rule_arn: str, extra: Mapping[str, Any]) -> None:
+        """Point the rule at this function with the poll Input: the event minus properties, plus ``extra`` (the
+        poll state, an answer to deliver, or the retire mark)."""
         poll_event = {key: self._event[key] for key in POLL_EVENT_KEYS if key in self._event}
-        poll_event.update({POLL_FLAG: True, RULE_KEY: rule_arn, STATE_KEY: dict(self._outcome.state)})
+        poll_event.update({POLL_FLAG: True, RULE_KEY: rule_arn, **extra})
         text = json.dumps(poll_event, separators=(",", ":"))
         if len(text) > POLL_INPUT_MAX_CHARS:
             raise PollingError(
@@ -289,20 +355,50 @@ class SafeCfnResource(CfnResource):
             failed = response.get("FailedEntries") or [{}]
             raise PollingError(f"EventBridge refused the poll target: {failed[0].get('ErrorMessage', 'no reason')}")
 
-    def _remove_polling(self) -> None:
-        rule_arn = self._event.get(RULE_KEY)
-        if rule_arn:
-            self._remove_rule(str(rule_arn))
+    def _rule_exists(self, name: str, *, unknown: bool) -> bool:
+        """Whether EventBridge has the rule; ``unknown`` when it cannot tell (an error other than not found)."""
+        try:
+            self._events_client.describe_rule(Name=name)
+        except ClientError as error:
+            if _error_code(error) == "ResourceNotFoundException":
+                return False
+            logger.warning("Could not look the polling rule up", extra={"problem": cause_of(error)})
+            return unknown
+        return True
 
     def _remove_rule(self, rule_arn: str) -> None:
-        """Remove the target, then the rule; a failure is logged, never allowed to stop the answer."""
+        """Remove the target, then the rule, and see it gone; raises while it is still there."""
+        name = _rule_name(rule_arn)
         for step in (self._crhelper()._remove_targets, self._crhelper()._delete_rule):
             try:
                 step(rule_arn)
-            except Exception as error:
+            except ClientError as error:
                 if _error_code(error) != "ResourceNotFoundException":
-                    logger.warning("Could not remove the polling rule", extra={"problem": _describe(error)})
-        logger.info("Polling rule removed", extra={"rule": _rule_name(rule_arn)})
+                    raise
+        if self._rule_exists(name, unknown=False):
+            raise PollingError(f"the rule {name} is still there")
+
+    def _retire(self, rule_arn: str) -> None:
+        """Remove an answered request's rule, a few times if need be; else mark it so its polls try again.
+
+        Never raises: the answer has already landed, and nothing here may answer again.
+        """
+        problem = ""
+        for attempt in range(RETIRE_ATTEMPTS):
+            if attempt:
+                handler_clock.current.sleep(2.0 ** (attempt - 1))
+            try:
+                self._remove_rule(rule_arn)
+            except Exception as error:
+                problem = cause_of(error)
+                continue
+            logger.info("Polling rule removed", extra={"rule": _rule_name(rule_arn)})
+            return
+        logger.warning("Polling rule not removed; its next poll tries again", extra={"problem": problem})
+        try:
+            self._put_targets(rule_arn, {RETIRE_KEY: True})
+        except Exception as error:
+            logger.error("Polling rule neither removed nor marked to retire", extra={"problem": cause_of(error)})
 
     def _add_permission(self, rule_arn: str) -> str:
         """No-op: the construct grants EventBridge ``lambda:InvokeFunction`` once for ``rule/<prefix>*``."""
@@ -323,14 +419,8 @@ class SafeCfnResource(CfnResource):
 
     # Answering ---------------------------------------------------------------------------------------------
     def _send(self, status: str | None = None, reason: str = "", send_response: object = None) -> None:
-        """Answer once per invocation (the timeout timer and the flow may race), through cfn_response."""
-        with self._send_lock:
-            if self._responded:
-                logger.warning("This invocation already answered CloudFormation; not answering again")
-                return
-            self._responded = True
+        """crhelper's answer (``status`` and ``reason`` override the function's), through :meth:`_deliver`."""
         final_status = status or self.Status
-        final_reason = reason if status else self.Reason
         physical_id = str(
             self.PhysicalResourceId
             or self._failure_id
@@ -342,28 +432,54 @@ class SafeCfnResource(CfnResource):
             for key, value in self.Data.items()
             if final_status == SUCCESS and not key.startswith("CrHelper") and key != "PhysicalResourceId"
         }
+        self._deliver(Answer(final_status, reason if status else self.Reason, physical_id, data))
+
+    def _deliver(self, answer: Answer) -> None:
+        """Answer once per invocation (the timeout timer and the flow may race); then remove the request's rule,
+        or, when the PUT did not land, leave the answer on the rule for the next poll."""
+        with self._send_lock:
+            if self._responded:
+                logger.warning("This invocation already answered CloudFormation; not answering again")
+                return
+            self._responded = True
         body = response_body(
-            status=final_status,
-            reason=final_reason,
-            physical_id=physical_id,
+            status=answer.Status,
+            reason=answer.Reason,
+            physical_id=answer.PhysicalResourceId,
             stack_id=self.StackId,
             request_id=self.RequestId,
             logical_id=self.LogicalResourceId,
-            data=data,
+            data=answer.Data,
             no_echo=bool(self.NoEcho),
         )
         logger.info(
             "Answering CloudFormation",
-            extra={"status": final_status, "physical_resource_id": physical_id, "reason": fit_reason(final_reason)},
+            extra={
+                "status": answer.Status,
+                "physical_resource_id": answer.PhysicalResourceId,
+                "reason": fit_reason(answer.Reason),
+            },
         )
-        put_response(self._response_url, body, give_up_at=self._give_up_at())
+        rule_arn = str(self._event.get(RULE_KEY) or "") if POLL_FLAG in self._event else self._created_rule
+        if put_response(self._response_url, body, give_up_at=self._give_up_at()):
+            if rule_arn:
+                self._retire(rule_arn)
+            return
+        try:
+            rule_arn = rule_arn or self._put_rule()
+            self._put_targets(rule_arn, {ANSWER_KEY: dict(vars(answer), Data=dict(answer.Data))})
+        except Exception as error:
+            logger.error("Answer neither delivered nor left for a poll", extra={"problem": cause_of(error)})
+            return
+        logger.warning("Answer not delivered; the next poll delivers it", extra={"rule": _rule_name(rule_arn)})
 
     def _give_up_at(self) -> float:
-        """When the response PUT must stop retrying: just before Lambda ends the invocation."""
+        """When this invocation's PUT attempts stop: after ANSWER_TRY_SECONDS, or just before Lambda ends it."""
         now = handler_clock.current.time()
         if self._context is None:
-            return now + 30.0
-        return now + self._context.get_remaining_time_in_millis() / 1000 - TIMEOUT_MARGIN_SECONDS
+            return now + ANSWER_TRY_SECONDS
+        remaining = self._context.get_remaining_time_in_millis() / 1000 - TIMEOUT_MARGIN_SECONDS
+        return now + min(ANSWER_TRY_SECONDS, remaining)
 
 
 def _rule_name(rule_arn: str) -> str:
@@ -373,8 +489,3 @@ def _rule_name(rule_arn: str) -> str:
 def _error_code(error: BaseException) -> str:
     response = getattr(error, "response", None)
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
-
-
-def _describe(error: BaseException) -> str:
-    """An exception as a Reason: botocore's text already ends with the service's message."""
-    return str(error) or type(error).__name__

@@ -67,7 +67,7 @@ def test_response_retries_stop_before_the_lambda_times_out(harness: Harness) -> 
     assert harness.clock.elapsed() < 9.5
 
 
-def test_a_long_reason_keeps_the_service_message_at_its_end(harness: Harness) -> None:
+def test_a_long_reason_keeps_the_job_name_and_the_end_of_the_service_message(harness: Harness) -> None:
     event = harness.event("create")
     name = harness.expect_create(event)
     message = "Harvest failed: " + "segment missing; " * 30 + "END OF CAUSE"
@@ -77,7 +77,8 @@ def test_a_long_reason_keeps_the_service_message_at_its_end(harness: Harness) ->
 
     reason = harness.response(event)["Reason"]
     assert len(reason) == 256
-    assert reason.startswith("...") and reason.endswith("segment missing; END OF CAUSE")
+    assert reason.startswith(f"Harvest job {name} FAILED: Harvest failed: segment missing;")
+    assert reason.endswith("segment missing; END OF CAUSE")
 
 
 def test_a_service_error_on_create_fails_with_its_message_and_a_placeholder_id(harness: Harness) -> None:

@@ -1,0 +1,36 @@
+"""Fixtures for the reliability tests: the stacks (synthesized once per session), and the fault matrix's table
+printed at the end of the run (cells tried and passed), with or without ``-s``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # `tests.reliability.*`, whatever directory pytest was started from
+    sys.path.insert(0, str(REPO))
+
+from tests.reliability.helpers import Stacks, synthesize  # noqa: E402
+from tests.reliability.matrix import table  # noqa: E402
+
+MATRIX_RESULTS = pytest.StashKey[dict[str, bool]]()
+
+
+@pytest.fixture(scope="session")
+def stacks() -> Stacks:
+    return synthesize()
+
+
+@pytest.fixture
+def matrix_results(request: pytest.FixtureRequest) -> dict[str, bool]:
+    """Where each matrix cell records whether it passed, for the table."""
+    return request.config.stash.setdefault(MATRIX_RESULTS, {})
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    results = config.stash.get(MATRIX_RESULTS, {})
+    if results:
+        terminalreporter.section("fault matrix")
+        terminalreporter.write_line(table(results))
