@@ -2,5 +2,5 @@
 
 Run them all with ``python -m bench`` (``--quick`` for the smallest mode); each module also runs alone
 (``python -m bench.lifecycle``, ``bench.cold_start``, ``bench.synth_scaling``, ``bench.plot_timelines``).
-Every benchmark prints Markdown tables; none is a timed test. docs/performance.md publishes the figures.
+Every benchmark prints Markdown tables; none is a timed test. the README's Performance section publishes the figures.
 """

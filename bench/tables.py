@@ -1,4 +1,4 @@
-"""Tables as GitHub Markdown: readable in a terminal and pasted into docs/performance.md unchanged."""
+"""Tables as GitHub Markdown: readable in a terminal and pasted into the README's Performance section unchanged."""
 
 from __future__ import annotations
 
