@@ -365,3 +365,30 @@ def test_origin_endpoint_policy_statement() -> None:
     assert resolved["Resource"] == origin_endpoint_arn(
         "live", "main", "hls", partition="${AWS::Partition}", region="${AWS::Region}", account="111122223333"
     )
+
+
+def test_many_clips_into_one_bucket_share_one_bucket_policy_statement() -> None:
+    """S3 caps a bucket policy at 20 KB: 100 clips from one endpoint must not add 100 statements."""
+    stack = Stack(App(), "ManyClips")
+    bucket = s3.Bucket(stack, "Clips")
+    for index in range(100):
+        HarvestJob(
+            stack,
+            f"Clip{index}",
+            channel_group_name="live",
+            channel_name="main",
+            origin_endpoint_name="hls",
+            start_time=START,
+            end_time=END,
+            hls_manifests=["index"],
+            destination_bucket=bucket,
+            destination_path=f"clips/{index:03d}",
+        )
+    template = Template.from_stack(stack)
+    (policy,) = template.find_resources("AWS::S3::BucketPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    harvester = [s for s in statements if s.get("Principal", {}).get("Service") == "mediapackagev2.amazonaws.com"]
+    assert len(harvester) == 1
+    written = {flat(r) for r in as_list(harvester[0]["Resource"])}
+    assert {w.split("/", 1)[1] for w in written} == {f"clips/{i:03d}/*" for i in range(100)}
+    assert len(json.dumps(policy["Properties"]["PolicyDocument"])) < 20 * 1024

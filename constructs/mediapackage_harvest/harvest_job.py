@@ -151,6 +151,9 @@ class HarvestJob(Construct):
         self.resource.node.add_dependency(provider.permission)
 
         if not isinstance(destination_bucket, str):
+            # Jobs that write to one bucket from one endpoint share one statement (one more object ARN each), so
+            # the bucket policy stays far below S3's 20 KB limit however many clips a stack declares.
+            key = (destination_bucket.node.path, channel_group_name, channel_name, origin_endpoint_name)
             statement = harvester_bucket_policy_statement(
                 destination_bucket.bucket_arn,
                 destination_path,
@@ -161,7 +164,15 @@ class HarvestJob(Construct):
                 region=stack.region,
                 partition=stack.partition,
             )
-            if destination_bucket.add_to_resource_policy(statement).statement_added and destination_bucket.policy:
+            shared = provider.bucket_statements.get(key)
+            if shared is not None:
+                shared.add_resources(*statement.resources)
+                added = True
+            else:
+                added = destination_bucket.add_to_resource_policy(statement).statement_added
+                if added:
+                    provider.bucket_statements[key] = statement
+            if added and destination_bucket.policy:
                 self.resource.node.add_dependency(destination_bucket.policy)  # MediaPackage writes at once
             else:
                 Annotations.of(self).add_warning_v2(

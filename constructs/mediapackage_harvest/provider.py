@@ -58,6 +58,8 @@ class HarvestJobProvider(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         self._endpoints: set[tuple[str, str, str]] = set()
+        # Bucket-policy statements by (bucket path, channel group, channel, endpoint), shared by the jobs that match.
+        self.bucket_statements: dict[tuple[str, str, str, str], iam.PolicyStatement] = {}
         self._v1_statement: iam.PolicyStatement | None = None
         self._v1_pass_role_statement: iam.PolicyStatement | None = None
         self._v1_roles: set[str] = set()
