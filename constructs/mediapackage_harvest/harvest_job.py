@@ -241,7 +241,8 @@ def render_properties(
         if isinstance(value, datetime) and value.utcoffset() is not None:
             schedule[key] = value.isoformat()
         else:
-            schedule[key] = value.isoformat() if isinstance(value, datetime) else value
+            # Only strings reach jsii's token check: a date (not a datetime) would crash it instead of being named.
+            schedule[key] = value.isoformat() if isinstance(value, datetime) else str(value)
             kind = "naive datetime (no tzinfo)" if isinstance(value, datetime) else type(value).__name__
             violations.append(
                 spec.Violation(f"{spec.SCHEDULE}.{key}", f"must be a timezone-aware datetime, got a {kind}")
