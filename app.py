@@ -9,7 +9,7 @@ The origin endpoint's policy must allow the harvester (``harvester_origin_endpoi
 
 from __future__ import annotations
 
-from aws_cdk import App, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, App, CfnOutput, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -38,6 +38,24 @@ class MediaPackageHarvestExample(Stack):
         def context(key: str) -> str:
             return str(self.node.try_get_context(key) or DEFAULTS[key])
 
+        # Log delivery through a bucket policy (the logging service principal), not the legacy ACL.
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,  # the record of who read the media outlives the stack too
+        )
+        Validations.of(access_logs).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="This bucket receives the harvest bucket's server access logs; logging its own access would "
+                "need yet another bucket, and so on.",
+            )
+        )
         bucket = s3.Bucket(
             self,
             "HarvestBucket",
@@ -45,6 +63,8 @@ class MediaPackageHarvestExample(Stack):
             enforce_ssl=True,
             encryption=s3.BucketEncryption.S3_MANAGED,
             versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="harvest-bucket/",
             removal_policy=RemovalPolicy.RETAIN,  # harvested media outlives the stack
         )
         job = HarvestJob(
@@ -67,4 +87,8 @@ class MediaPackageHarvestExample(Stack):
 
 app = App()
 MediaPackageHarvestExample(app, "MediaPackageHarvestExample")
+if str(app.node.try_get_context("nag")).lower() == "true":  # `npx cdk synth -c nag=true`
+    from cdk_nag import AwsSolutionsChecks  # a development tool: only imported when asked for
+
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 app.synth()

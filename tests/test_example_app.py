@@ -69,23 +69,33 @@ def test_context_overrides_reach_the_job(templates: dict[str, dict[str, Any]]) -
     assert job["Properties"]["ScheduleConfiguration"]["EndTime"] == "2026-01-15T11:00:00+00:00"
 
 
-def test_bucket_is_private_encrypted_and_tls_only(templates: dict[str, dict[str, Any]]) -> None:
+def test_buckets_are_private_encrypted_and_tls_only(templates: dict[str, dict[str, Any]]) -> None:
     resources = templates["bare"]["Resources"]
-    (bucket,) = (r for r in resources.values() if r["Type"] == "AWS::S3::Bucket")
-    properties = bucket["Properties"]
-    assert properties["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True,
-        "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True,
-        "RestrictPublicBuckets": True,
-    }
-    encryption = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
-    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    (policy,) = (r for r in resources.values() if r["Type"] == "AWS::S3::BucketPolicy")
-    assert any(
-        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-    )
+    buckets = {rid: r for rid, r in resources.items() if r["Type"] == "AWS::S3::Bucket"}
+    policies = {r["Properties"]["Bucket"]["Ref"]: r for r in resources.values() if r["Type"] == "AWS::S3::BucketPolicy"}
+    assert len(buckets) == 2  # the harvest bucket and the bucket its access logs go to
+    for logical_id, bucket in buckets.items():
+        properties = bucket["Properties"]
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        encryption = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in policies[logical_id]["Properties"]["PolicyDocument"]["Statement"]
+        )
+
+
+def test_the_harvest_bucket_logs_its_access_to_the_other(templates: dict[str, dict[str, Any]]) -> None:
+    resources = templates["bare"]["Resources"]
+    buckets = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::S3::Bucket"]
+    (config,) = [properties["LoggingConfiguration"] for properties in buckets if "LoggingConfiguration" in properties]
+    target = resources[config["DestinationBucketName"]["Ref"]]
+    assert target["Type"] == "AWS::S3::Bucket" and "LoggingConfiguration" not in target["Properties"]
 
 
 def test_cfn_lint_finds_nothing(templates: dict[str, dict[str, Any]]) -> None:

@@ -248,7 +248,6 @@ _MEDIAPACKAGE_ACTIONS = (
     "CancelHarvestJob",
     "TagResource",
     "UntagResource",
-    "ListTagsForResource",
 )
 _EVENTS_ACTIONS = ("PutRule", "PutTargets", "RemoveTargets", "DeleteRule", "DescribeRule")
 

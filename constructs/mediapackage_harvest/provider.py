@@ -28,7 +28,6 @@ MEDIAPACKAGE_ACTIONS = (
     "mediapackagev2:CancelHarvestJob",
     "mediapackagev2:TagResource",
     "mediapackagev2:UntagResource",
-    "mediapackagev2:ListTagsForResource",
 )
 # MediaPackage v1 (``mediapackage``): create and watch; v1 harvest jobs can be neither cancelled nor deleted.
 MEDIAPACKAGE_V1_ACTIONS = ("mediapackage:CreateHarvestJob", "mediapackage:DescribeHarvestJob")
