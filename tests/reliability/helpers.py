@@ -98,13 +98,14 @@ def handler_logs(level: str) -> Iterator[LogCapture]:
     saved = own.level, root.level
     own.setLevel(level)
     root.setLevel(logging.DEBUG)  # whatever a library would print at any level reaches the capture
-    own.addHandler(capture)
-    root.addHandler(capture)
+    loggers = [root] if own.propagate else [root, own]  # each record once
+    for logger in loggers:
+        logger.addHandler(capture)
     try:
         yield capture
     finally:
-        own.removeHandler(capture)
-        root.removeHandler(capture)
+        for logger in loggers:
+            logger.removeHandler(capture)
         own.setLevel(saved[0])
         root.setLevel(saved[1])
 

@@ -1,0 +1,56 @@
+"""The pre-signed ResponseURL lets whoever holds it answer for the resource, so it must never reach a log.
+
+Every log record the handler's threads emit is captured (the Powertools logger through its own formatter, and any
+other logger at DEBUG: botocore, crhelper, urllib3), at each level POWERTOOLS_LOG_LEVEL can set, through the
+fault scenarios that log the most: failing and retried response PUTs (an undelivered answer travels in an
+EventBridge target Input), the out-of-time answer, a failed hand-over with its traceback, a rule that will not
+go, duplicate polls. No line may hold a request's ResponseURL, its query string or its signature. (The
+fault matrix and the corpus check the same in each of their rehearsals.)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from mediapackage_harvest.rehearsal.faults import FaultRehearsal
+from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
+from tests.reliability.helpers import LOG_LEVELS, REHEARSAL_START, Stacks, handler_logs, leaked_secrets
+from tests.reliability.matrix import CELLS, run
+
+NOISY_CELLS = (
+    "response-put-5xx-past-lambda-time",
+    "lambda-timeout-mid-call",
+    "PutTargets-ConcurrentModificationException-first",
+    "RemoveTargets-InternalException-every",
+    "poll-delivered-twice",
+)
+
+
+@pytest.mark.parametrize("level", LOG_LEVELS)
+@pytest.mark.parametrize("cell_id", NOISY_CELLS)
+def test_no_response_url_in_any_log_line(cell_id: str, level: str, stacks: Stacks) -> None:
+    (cell,) = [c for c in CELLS if c.id == cell_id]
+    outcome = run(cell, stacks, level)
+    assert outcome.leaked == []
+    if level in ("DEBUG", "INFO"):
+        assert outcome.log_lines > 0  # the capture saw the handler at work
+
+
+@pytest.mark.parametrize("level", LOG_LEVELS)
+def test_the_capture_would_see_a_leak(level: str, stacks: Stacks) -> None:
+    """A ResponseURL logged from a handler thread at the configured level is caught: the check above can fail."""
+    template = stacks.template("FaultMatrix")
+    with (
+        handler_logs(level) as logs,
+        FaultRehearsal(Scenario(default_job=JobScript(5, 10)), start=REHEARSAL_START) as rehearsal,
+    ):
+        rehearsal.deploy(template)
+        assert leaked_secrets(logs.lines, rehearsal) == []
+        assert rehearsal.cloudformation is not None
+        url = rehearsal.endpoint.response_url(rehearsal.cloudformation.requests[0].request_id)
+        log = getattr(importlib.import_module("harvest_logging").logger, level.lower())
+        rehearsal.clock.spawn(lambda: log("careless", extra={"response_url": url}))
+        rehearsal.settle(1)
+        assert len(leaked_secrets(logs.lines, rehearsal)) == 1
