@@ -1,5 +1,5 @@
 """Fixtures for the reliability tests: the stacks (synthesized once per session), and the fault matrix's table
-printed at the end of the run (cells tried and passed), with or without ``-s``."""
+(cells tried and passed) and measured figures printed at the end of the run, with or without ``-s``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.reliability.helpers import Stacks, synthesize  # noqa: E402
 from tests.reliability.matrix import table  # noqa: E402
 
 MATRIX_RESULTS = pytest.StashKey[dict[str, bool]]()
+NOTES = pytest.StashKey[list[str]]()
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +30,16 @@ def matrix_results(request: pytest.FixtureRequest) -> dict[str, bool]:
     return request.config.stash.setdefault(MATRIX_RESULTS, {})
 
 
+@pytest.fixture
+def reliability_notes(request: pytest.FixtureRequest) -> list[str]:
+    """Figures a test measured, printed with the table."""
+    return request.config.stash.setdefault(NOTES, [])
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     results = config.stash.get(MATRIX_RESULTS, {})
     if results:
         terminalreporter.section("fault matrix")
         terminalreporter.write_line(table(results))
+    for note in config.stash.get(NOTES, []):
+        terminalreporter.write_line(note)
