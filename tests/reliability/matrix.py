@@ -13,6 +13,8 @@ the stack operations and then check that the rule goes at the next poll.
 
 from __future__ import annotations
 
+import importlib
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from typing import Any, Literal
 import botocore.session
 
 from mediapackage_harvest.rehearsal.faults import FaultRehearsal, Hang, LambdaFaults
+from mediapackage_harvest.rehearsal.harness import load_handler_module
 from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import Template
 
@@ -370,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run every cell (or those whose id contains an argument) and print the table and each failure."""
     wanted = argv if argv is not None else sys.argv[1:]
     stacks = synthesize()
+    load_handler_module()
+    for handler in logging.getLogger(importlib.import_module("harvest_logging").logger.name).handlers:
+        handler.setLevel(logging.CRITICAL + 1)  # print the verdicts, not the handler's JSON lines
     results: dict[str, bool] = {}
     for cell in CELLS:
         if wanted and not any(w in cell.id for w in wanted):
