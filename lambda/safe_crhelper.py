@@ -237,7 +237,6 @@ class SafeCfnResource(CfnResource):
 
     def _timeout(self) -> None:
         logger.error("Lambda time nearly out before the request finished; answering FAILED")
-        assert self._context is not None
         cause = "the handler ran out of Lambda time before the request finished (see the function's log)"
         self._send(FAILED, reason(self._subject(), cause))
 
@@ -304,15 +303,15 @@ class SafeCfnResource(CfnResource):
 
     # Polling -----------------------------------------------------------------------------------------------
     def _setup_polling(self) -> None:
+        """Create this request's rule and point it at the function; a rule left half-made goes with the FAILED
+        answer that follows (see :meth:`_deliver`)."""
         assert isinstance(self._outcome, InProgress)
         try:
             rule_arn = self._put_rule()
-        except Exception as error:
-            raise PollingError(f"could not hand over to EventBridge polling: {cause_of(error)}") from error
-        try:
             self._put_targets(rule_arn, {STATE_KEY: dict(self._outcome.state)})
+        except PollingError:
+            raise
         except Exception as error:
-            self._remove_rule(rule_arn)
             raise PollingError(f"could not hand over to EventBridge polling: {cause_of(error)}") from error
         logger.info("Handed over to EventBridge polling", extra={"rule": _rule_name(rule_arn)})
 
