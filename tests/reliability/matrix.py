@@ -56,6 +56,8 @@ SETTLE_SECONDS = 900.0  # after the last stack operation: polls, redeliveries an
 
 # A job long enough to be handed over to EventBridge (watched inline for 45 s), done before the 10-minute Timeout.
 POLLED_JOB = JobScript(queued_seconds=5, in_progress_seconds=110)
+# Answered by the first invocation, about 26 s in.
+QUICK_JOB = JobScript(queued_seconds=5, in_progress_seconds=20)
 # Still running when the no-wait stack is updated and deleted.
 RUNNING_JOB = JobScript(queued_seconds=5, in_progress_seconds=1800)
 
@@ -102,6 +104,7 @@ class Cell:
     poll_twice: bool = False
     drop_polls: tuple[float, float] | None = None
     response_failures: tuple[int, int | None] | None = None  # each answer's first PUTs: (how many, status/None)
+    refuse_responses_until: float | None = None  # the response URL's host refuses connections until then
     heal: bool = False
     job_ends: str | None = None  # the job's final status, when the cell is about it
     lambda_timeouts: bool = False  # the cell makes Lambda end an invocation at its timeout
@@ -202,6 +205,8 @@ def _other_cells() -> list[Cell]:
              response_failures=(3, 503)),
         Cell("response-put-dropped", "Response PUT connection dropped three times, then accepted", "", OK_WAIT,
              response_failures=(3, None)),
+        Cell("response-put-refused", "Response PUT connection refused for 30 s, then accepted", "", OK_WAIT,
+             job=QUICK_JOB, refuse_responses_until=30.0),
         Cell("response-put-5xx-past-lambda-time", "Response PUT failing for longer than an invocation", "",
              OK_WAIT, response_failures=(40, 503)),
         Cell("lambda-timeout-mid-call", "Lambda timeout while GetHarvestJob hangs", "", ROLLED_BACK,
@@ -248,6 +253,7 @@ def run(cell: Cell, stacks: Stacks, level: str = "INFO") -> CellRun:
             hangs=cell.hangs,
             lambda_faults=lambda_faults,
             response_failures=cell.response_failures,
+            refuse_responses_until=cell.refuse_responses_until,
         ) as rehearsal,
     ):
         result = rehearsal.deploy(template)
@@ -291,10 +297,21 @@ def _injected(cell: Cell, rehearsal: FaultRehearsal) -> bool:
         checks.append(any(d.copy and d.poll for d in rehearsal.lambda_faults.deliveries))
     if cell.drop_polls:
         checks.append(rehearsal.lambda_faults.dropped_polls > 0)
+    if cell.refuse_responses_until is not None:
+        checks.append(_answer_waited_for_the_listener(rehearsal, cell.refuse_responses_until))
     if cell.response_failures:
         ids = [r.request_id for r in (rehearsal.cloudformation.requests if rehearsal.cloudformation else [])]
         checks.append(any(rehearsal.endpoint.attempts_for(i) > len(rehearsal.endpoint.responses_for(i)) for i in ids))
     return all(checks) and bool(checks)
+
+
+def _answer_waited_for_the_listener(rehearsal: FaultRehearsal, until: float) -> bool:
+    """The job ended before the response URL's host listened, and its answer landed only after."""
+    origin = rehearsal.timeline.origin
+    ended = min(job["ModifiedAt"].timestamp() for job in rehearsal.emulator.jobs()) - origin
+    requests = rehearsal.cloudformation.requests if rehearsal.cloudformation else []
+    answered = [r.answered_at - origin for r in requests if r.request_type == "Create" and r.answered_at]
+    return bool(answered) and ended < until <= answered[0]
 
 
 # Judging a cell ----------------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ module makes the rest of the world misbehave, each the way the real one does:
   threads never run again) and retries an invocation that timed out as often as the function's
   ``MaximumRetryAttempts`` allows; when asked, it delivers every EventBridge poll twice or drops EventBridge's
   polls for a while. (A CloudFormation request delivered twice is the harness's ``duplicate_deliveries``.)
-- The pre-signed response URL failing the first PUTs of every request (``response_failures``).
+- The pre-signed response URL failing the first PUTs of every request (``response_failures``: 5xx answers or
+  dropped connections), or its host refusing connections until a given time (``refuse_responses_until``: a
+  :class:`LateListener` nothing listens on before then).
 - :class:`FaultRehearsal`: a :class:`~mediapackage_harvest.rehearsal.harness.Rehearsal` with all of them in place.
 
     with FaultRehearsal(scenario, eventbridge_faults=[Fault("PutRule", "InternalException")]) as rehearsal:
@@ -27,6 +29,7 @@ import http.client
 import importlib
 import json
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -35,7 +38,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import botocore.session
 from botocore.exceptions import ReadTimeoutError
@@ -377,6 +380,64 @@ class LambdaFaults:
         return again
 
 
+# The response URL's host, refusing connections for a while -------------------------------------------------------
+
+
+class LateListener:
+    """A local port nothing listens on (connections are refused) until :meth:`open`; from then on it passes each
+    connection through to ``target_port``, byte for byte (TLS included)."""
+
+    def __init__(self, target_port: int) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.target_port = target_port
+        self._server: socket.socket | None = None
+
+    def open(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(16)
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True, name="late-listener").start()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            done = threading.Semaphore(0)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink, done), daemon=True).start()
+            threading.Thread(target=_close_after, args=(done, client, upstream), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket, done: threading.Semaphore) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    finally:
+        done.release()
+
+
+def _close_after(done: threading.Semaphore, *connections: socket.socket) -> None:
+    for _ in range(2):
+        done.acquire()
+    for connection in connections:
+        connection.close()
+
+
 # The rehearsal with faults ---------------------------------------------------------------------------------------
 
 
@@ -393,11 +454,15 @@ class FaultRehearsal(Rehearsal):
         hangs: Sequence[Hang] = (),
         lambda_faults: LambdaFaults | None = None,
         response_failures: tuple[int, int | None] | None = None,
+        refuse_responses_until: float | None = None,
     ) -> None:
         """``response_failures``: (how many, HTTP status or None for a dropped connection): the response URL
-        fails that many PUTs of each request before it accepts one."""
+        fails that many PUTs of each request before it accepts one. ``refuse_responses_until``: seconds since
+        the rehearsal began during which the response URL's host refuses every connection."""
         super().__init__(scenario, start=start, duplicate_deliveries=duplicate_deliveries)
         self.response_failures = response_failures
+        self.refuse_responses_until = refuse_responses_until
+        self.late_listener: LateListener | None = None
         self._failing: set[str] = set()
         self.eventbridge_faults = list(eventbridge_faults)
         self.hangs = list(hangs)
@@ -413,6 +478,10 @@ class FaultRehearsal(Rehearsal):
             )
             self._stack.enter_context(_environment({"AWS_ENDPOINT_URL_EVENTBRIDGE": self.eventbridge.url}))
             self._stack.enter_context(_handler_seams(self.clock, self.hangs, self.timeline.origin))
+            if self.refuse_responses_until is not None:
+                self.late_listener = LateListener(int(urlsplit(self.endpoint.url).port or 0))
+                self._stack.callback(self.late_listener.close)
+                self.clock.call_later(self.refuse_responses_until, self.late_listener.open)
         except BaseException:
             self._stack.close()
             raise
@@ -421,10 +490,14 @@ class FaultRehearsal(Rehearsal):
     def _function(self, template: Template, function_id: str) -> LambdaFunction:
         function = super()._function(template, function_id)
         retries = lambda_retries(template, function_id)
-        self.lambda_faults.wrap(function, self.clock, self.timeline, retries, self._plan_response_failures)
+        self.lambda_faults.wrap(function, self.clock, self.timeline, retries, self._response_faults)
         return function
 
-    def _plan_response_failures(self, event: dict[str, Any]) -> None:
+    def _response_faults(self, event: dict[str, Any]) -> None:
+        """Plan the request's failing PUTs, or send its answer by way of the late listener."""
+        if self.late_listener is not None:
+            url = urlsplit(str(event["ResponseURL"]))
+            event["ResponseURL"] = urlunsplit(url._replace(netloc=f"127.0.0.1:{self.late_listener.port}"))
         request_id = str(event.get("RequestId"))
         if self.response_failures and request_id not in self._failing:
             self._failing.add(request_id)
