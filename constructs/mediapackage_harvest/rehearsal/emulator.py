@@ -542,8 +542,11 @@ class _ScriptedJob(Protocol):
     """What the shared emulator machinery needs of a job: its name, status and scripted next change."""
 
     name: str
+    arn: str
     status: str
     error_message: str | None
+
+    def describe(self) -> ApiDict: ...
 
     def next_change(self) -> tuple[float, str] | None: ...
 
@@ -790,6 +793,25 @@ class ScriptedJobsEmulator(ServedEmulator):
             raise ApiError(self.throttle_code, f"Rate exceeded: {limit}")
         accepted.append(now)
 
+    # Inspection ----------------------------------------------------------------------------------------------
+    def jobs(self) -> list[ApiDict]:
+        """Every job as the service's Get/DescribeHarvestJob would return it now, in creation order."""
+        with self._lock:
+            now = self.clock.time()
+            return [self._advance(job, now).describe() for job in self._job_records()]
+
+    def job(self, arn: str) -> ApiDict:
+        """One job as the service's Get/DescribeHarvestJob would return it now; KeyError for an unknown ARN."""
+        with self._lock:
+            for job in self._job_records():
+                if job.arn == arn:
+                    return self._advance(job, self.clock.time()).describe()
+        raise KeyError(arn)
+
+    def _job_records(self) -> Iterable[_ScriptedJob]:
+        """The subclass's jobs, in creation order."""
+        raise NotImplementedError
+
     # Job state -----------------------------------------------------------------------------------------------
     def _advance(self, job: _J, now: float) -> _J:
         """Apply every scripted status change due by ``now``, reporting each at the time it happened."""
@@ -843,20 +865,8 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
             "ListTagsForResource": self._list_tags,
         }
 
-    # Inspection ----------------------------------------------------------------------------------------------
-    def jobs(self) -> list[ApiDict]:
-        """Every job as GetHarvestJob would return it now, in creation order."""
-        with self._lock:
-            now = self.clock.time()
-            return [self._advance(job, now).describe() for job in self._jobs.values()]
-
-    def job(self, arn: str) -> ApiDict:
-        """One job as GetHarvestJob would return it now; KeyError for an unknown ARN."""
-        with self._lock:
-            for job in self._jobs.values():
-                if job.arn == arn:
-                    return self._advance(job, self.clock.time()).describe()
-        raise KeyError(arn)
+    def _job_records(self) -> Iterable[_ScriptedJob]:
+        return self._jobs.values()
 
     # Job lookup ----------------------------------------------------------------------------------------------
     def _find(self, params: ApiDict, now: float) -> _Job:
@@ -1148,20 +1158,8 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
             "ListHarvestJobs": self._list,
         }
 
-    # Inspection ----------------------------------------------------------------------------------------------
-    def jobs(self) -> list[ApiDict]:
-        """Every job as DescribeHarvestJob would return it now, in creation order."""
-        with self._lock:
-            now = self.clock.time()
-            return [self._advance(job, now).describe() for job in self._jobs.values()]
-
-    def job(self, arn: str) -> ApiDict:
-        """One job as DescribeHarvestJob would return it now; KeyError for an unknown ARN."""
-        with self._lock:
-            for job in self._jobs.values():
-                if job.arn == arn:
-                    return self._advance(job, self.clock.time()).describe()
-        raise KeyError(arn)
+    def _job_records(self) -> Iterable[_ScriptedJob]:
+        return self._jobs.values()
 
     def channel_of(self, endpoint: str) -> str:
         return self.channels.get(endpoint, f"{endpoint}-channel")
