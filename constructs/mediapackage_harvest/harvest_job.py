@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from aws_cdk import Annotations, CustomResource, Duration, Stack, Token
 from aws_cdk import aws_s3 as s3
@@ -17,7 +17,8 @@ from mediapackage_harvest.provider import HarvestJobProvider
 DEFAULT_TIMEOUT = Duration.hours(1)
 
 # Custom resource property paths (spec's field names) -> the Python prop a user wrote; most specific first.
-_PROPS_BY_FIELD = (
+PropsByField = tuple[tuple[str, str], ...]
+_PROPS_BY_FIELD: PropsByField = (
     (f"{spec.CHANNEL_GROUP}+", "channel_group_name + channel_name + origin_endpoint_name + harvest_job_name"),
     (spec.CHANNEL_GROUP, "channel_group_name"),
     (spec.CHANNEL, "channel_name"),
@@ -41,18 +42,24 @@ _PROPS_BY_FIELD = (
 
 
 class InvalidHarvestJob(spec.InvalidProperties):
-    """A ``HarvestJob`` declared with invalid props; the message names each Python prop and the rule it breaks."""
+    """A ``HarvestJob`` declared with invalid props; the message names each Python prop and the rule it breaks.
+
+    A subclass serves another construct by naming it and giving its own property-path-to-prop table.
+    """
+
+    construct: ClassVar[str] = "HarvestJob"
+    props_by_field: ClassVar[PropsByField] = _PROPS_BY_FIELD
 
     def __init__(self, path: str, violations: Sequence[spec.Violation]) -> None:
         super().__init__(violations)
         self.path = path
-        details = "; ".join(f"{python_prop(v.field)} ({v.field}) {v.rule}" for v in violations)
-        self.args = (f"HarvestJob '{path}': {details}",)
+        details = "; ".join(f"{python_prop(v.field, self.props_by_field)} ({v.field}) {v.rule}" for v in violations)
+        self.args = (f"{self.construct} '{path}': {details}",)
 
 
-def python_prop(field: str) -> str:
+def python_prop(field: str, props_by_field: PropsByField = _PROPS_BY_FIELD) -> str:
     """The Python prop behind a custom resource property path, e.g. ``hls_manifests[0]``."""
-    for prefix, prop in _PROPS_BY_FIELD:
+    for prefix, prop in props_by_field:
         if field.startswith(prefix):
             rest = field[len(prefix) :].removesuffix(".ManifestName")
             return prop + rest if rest.startswith("[") else prop  # keep an index or a tag key

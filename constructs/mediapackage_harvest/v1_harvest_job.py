@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,11 +11,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mediapackage_harvest import spec
-from mediapackage_harvest.harvest_job import DEFAULT_TIMEOUT, _timeout_seconds
+from mediapackage_harvest.harvest_job import DEFAULT_TIMEOUT, InvalidHarvestJob, PropsByField, _timeout_seconds
 from mediapackage_harvest.provider import MEDIAPACKAGE_V1_PRINCIPAL, HarvestJobProvider, nag_arn
 
 # Custom resource property paths (spec's v1 field names) -> the Python prop a user wrote; most specific first.
-_PROPS_BY_FIELD = (
+V1_PROPS_BY_FIELD: PropsByField = (
     (spec.V1_JOB_ID, "harvest_job_id"),
     (spec.V1_ORIGIN_ENDPOINT, "origin_endpoint_id"),
     (spec.V1_START, "start_time"),
@@ -30,22 +29,11 @@ _PROPS_BY_FIELD = (
 )
 
 
-class InvalidV1HarvestJob(spec.InvalidProperties):
+class InvalidV1HarvestJob(InvalidHarvestJob):
     """A ``MediaPackageV1HarvestJob`` declared with invalid props; the message names each Python prop and rule."""
 
-    def __init__(self, path: str, violations: Sequence[spec.Violation]) -> None:
-        super().__init__(violations)
-        self.path = path
-        details = "; ".join(f"{v1_python_prop(v.field)} ({v.field}) {v.rule}" for v in violations)
-        self.args = (f"MediaPackageV1HarvestJob '{path}': {details}",)
-
-
-def v1_python_prop(field: str) -> str:
-    """The Python prop behind a v1 custom resource property path."""
-    for prefix, prop in _PROPS_BY_FIELD:
-        if field == prefix or field.startswith(f"{prefix}."):
-            return prop
-    return field
+    construct = "MediaPackageV1HarvestJob"
+    props_by_field = V1_PROPS_BY_FIELD
 
 
 class MediaPackageV1HarvestJob(Construct):

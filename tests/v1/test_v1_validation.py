@@ -11,7 +11,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
 from mediapackage_harvest import InvalidProperties, InvalidV1HarvestJob, MediaPackageV1HarvestJob, spec
-from mediapackage_harvest.v1_harvest_job import v1_python_prop
+from mediapackage_harvest.harvest_job import python_prop
+from mediapackage_harvest.v1_harvest_job import V1_PROPS_BY_FIELD
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 LONG = "x" * (spec.V1_ID_MAX + 1)
@@ -76,7 +77,7 @@ def test_every_v1_rule_names_a_python_prop() -> None:
     fields += [f"{spec.V1_DESTINATION}.{key}" for key in ("BucketName", "ManifestKey", "RoleArn")]
     fields += [spec.WAIT_FOR_COMPLETION, spec.TIMEOUT]
     for field in fields:
-        assert v1_python_prop(field) != field, f"{field} maps to no Python prop"
+        assert python_prop(field, V1_PROPS_BY_FIELD) != field, f"{field} maps to no Python prop"
 
 
 def test_all_violations_are_reported_at_once(stack: Stack, v1_props: dict[str, Any]) -> None:
