@@ -20,6 +20,7 @@ from mediapackage_harvest import (
     origin_endpoint_arn,
     spec,
 )
+from tests.template_values import as_list, flat
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 END = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
@@ -84,26 +85,6 @@ class Synth:
 @pytest.fixture(scope="module")
 def synth() -> Synth:
     return Synth()
-
-
-def flat(value: Any) -> Any:
-    """A template value with Fn::Join, Ref and GetAtt written as one readable string."""
-    if isinstance(value, list):
-        return [flat(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(str(flat(p)) for p in parts)
-    if "Ref" in value:
-        return "${" + value["Ref"] + "}"
-    if "Fn::GetAtt" in value:
-        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-    return {k: flat(v) for k, v in value.items()}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def test_one_custom_resource_per_job_and_one_function_for_all(synth: Synth) -> None:

@@ -14,29 +14,10 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint
 
 from mediapackage_harvest import RESOURCE_TYPE, V1_RESOURCE_TYPE, MediaPackageV1HarvestJob, spec
+from tests.template_values import as_list, flat
 from tests.v1.v1_stacks import END, GIVEN_ROLE_ARN, START, mixed_stack, template_json
 
 ACCOUNT_ARN = "arn:${AWS::Partition}:mediapackage:${AWS::Region}:${AWS::AccountId}"
-
-
-def flat(value: Any) -> Any:
-    """A template value with Fn::Join, Ref and GetAtt written as one readable string."""
-    if isinstance(value, list):
-        return [flat(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(str(flat(p)) for p in parts)
-    if "Ref" in value:
-        return "${" + value["Ref"] + "}"
-    if "Fn::GetAtt" in value:
-        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-    return {k: flat(v) for k, v in value.items()}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 class Mixed:
