@@ -6,6 +6,11 @@ handler PUTs to a local HTTPS endpoint, and does what CloudFormation does next: 
 order, a rollback after a failure or a timeout, the Delete of a replaced resource once an update has succeeded.
 EventBridge's part (firing crhelper's polling rules every minute) is played by :class:`RuleScheduler`.
 
+Long waits are played as CloudFormation plays them: a ``WaitConditionHandle``'s physical id (its Ref) is a
+pre-signed URL on the same local HTTPS endpoint, and a ``WaitCondition`` completes when ``Count`` SUCCESS signals
+have been PUT to it, fails on the first FAILURE signal, and fails at its ``Timeout``. Its ``Data`` attribute is
+the JSON object of each signal's ``UniqueId`` to its ``Data``. Neither calls anything on Delete.
+
 Lambda delivers asynchronous invocations at least once: ``duplicate_deliveries`` makes every request of the
 given types arrive twice, the copy a given number of seconds after the original, to rehearse redelivery.
 """
@@ -20,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mediapackage_harvest.rehearsal.template import Template
+from mediapackage_harvest.rehearsal.template import WAIT_CONDITION_TYPE, WAIT_HANDLE_TYPE, Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
@@ -158,6 +163,8 @@ class Request:
     answered_at: float | None = None
     timed_out: bool = False
     timeout_timer: Any = None
+    signals_at: str | None = None  # a wait condition's: the endpoint id its handle's URL PUTs to
+    signal_count: int = 1
 
     @property
     def finished(self) -> bool:
@@ -201,6 +208,7 @@ class CloudFormation:
         self.requests: list[Request] = []
         self.template: Template | None = None
         self._ids = 0
+        self._signal_ids: dict[str, str] = {}  # a wait condition handle's URL -> the endpoint id it PUTs to
 
     # Stack operations -------------------------------------------------------------------------------------
     def create(self, template: Template) -> StackResult:
@@ -230,9 +238,7 @@ class CloudFormation:
         done = self._run(new, steps, stop_on_failure=True, old=old)
         if all(r.succeeded for r in done):
             replaced = [(r.logical_id, "Delete", str(r.event["PhysicalResourceId"])) for r in done if _replaced(r)]
-            removed = [
-                (rid, "Delete", old.physical_ids[rid]) for rid in old.harvest_job_ids() if rid not in new.resources
-            ]
+            removed = [(rid, "Delete", old.physical_ids[rid]) for rid in old.played_ids() if rid not in new.resources]
             cleanup = self._run(old, replaced + removed, stop_on_failure=False)
             for rid, _, _ in removed:
                 new.physical_ids.pop(rid, None)
@@ -289,20 +295,30 @@ class CloudFormation:
         sent: list[Request] = []
         ids_in_phase = {rid for rid, _, _ in steps}
 
-        def ready(rid: str) -> bool:
-            deps = template.dependencies(rid) & ids_in_phase
+        def ready(step: tuple[str, str, str | None]) -> bool:
+            """Created or updated after what it depends on; deleted after what depends on it."""
+            rid, request_type, _ = step
+            known = ids_in_phase & set(template.resources)
+            if request_type == "Delete":
+                deps = {other for other in known if rid in template.dependencies(other)}
+            else:
+                deps = template.dependencies(rid) & ids_in_phase
             return all(any(r.logical_id == d and r.succeeded for r in sent) for d in deps)
+
+        def failed() -> bool:
+            return any(r.finished and not r.succeeded for r in sent)
 
         def progress() -> bool:
             self._collect(sent, template)
-            failed = any(r.finished and not r.succeeded for r in sent)
-            if not (failed and stop_on_failure):
-                for step in [s for s in waiting if ready(s[0])]:
+            # Resources CloudFormation plays itself finish at once and may make others ready: send until none is.
+            while not (failed() and stop_on_failure) and (batch := [s for s in waiting if ready(s)]):
+                for step in batch:
                     waiting.remove(step)
                     sent.append(self._send(template, *step, old=old))
+                self._collect(sent, template)
             in_flight = any(not r.finished for r in sent)
             return not in_flight and (
-                not waiting or (failed and stop_on_failure) or not any(ready(s[0]) for s in waiting)
+                not waiting or (failed() and stop_on_failure) or not any(ready(s) for s in waiting)
             )
 
         self.clock.run(until=progress)
@@ -314,6 +330,8 @@ class CloudFormation:
     ) -> Request:
         self._ids += 1
         request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{template.env.stack_id}/{self._ids}"))
+        if not template.is_custom_resource(logical_id):
+            return self._play(template, logical_id, request_type, physical_id, request_id)
         function_id = template.function_id_of(logical_id)
         function = self.functions[function_id]
         properties = template.properties(logical_id)
@@ -351,6 +369,35 @@ class CloudFormation:
             )
         return request
 
+    def _play(
+        self, template: Template, logical_id: str, request_type: str, physical_id: str | None, request_id: str
+    ) -> Request:
+        """A resource CloudFormation handles itself: a wait condition handle, or a wait condition to wait on."""
+        kind = template.resources[logical_id]["Type"]
+        event = {"RequestType": request_type, "LogicalResourceId": logical_id, "ResourceType": kind}
+        request = Request(logical_id, request_type, request_id, self.clock.time(), event)
+        self.requests.append(request)
+        if kind == WAIT_CONDITION_TYPE and request_type == "Create":
+            handle, timeout, count = template.wait_condition(logical_id)
+            request.signals_at, request.signal_count = self._signal_ids[template.physical_ids[handle]], count
+            self.timeline.add(self.clock.time(), "cloudformation", logical_id, "waiting", f"timeout {timeout} s")
+            request.timeout_timer = self.clock.call_later(timeout, lambda: self._time_out(request))
+            return request
+        if physical_id is None:
+            physical_id = logical_id
+            if kind == WAIT_HANDLE_TYPE:
+                signal_id = f"wait-condition-handle-{request_id}"
+                physical_id = self.endpoint.response_url(signal_id)
+                self._signal_ids[physical_id] = signal_id
+        request.response, request.answered_at = (
+            {"Status": "SUCCESS", "PhysicalResourceId": physical_id},
+            request.sent_at,
+        )
+        if request_type != "Delete":
+            template.physical_ids[logical_id] = physical_id
+        self.timeline.add(self.clock.time(), "cloudformation", logical_id, f"{request_type} {kind.rsplit('::')[-1]}")
+        return request
+
     def _time_out(self, request: Request) -> None:
         self._collect([request], self.template)
         if request.finished:
@@ -369,12 +416,11 @@ class CloudFormation:
         for request in requests:
             if request.finished:
                 continue
-            bodies = self.endpoint.responses_for(request.request_id)
-            if not bodies:
+            body = self._signalled(request) if request.signals_at else self._first_response(request)
+            if body is None:
                 continue
-            request.response, request.answered_at = bodies[0], self.clock.time()
+            request.response, request.answered_at = body, self.clock.time()
             request.timeout_timer.cancel()
-            body = bodies[0]
             took = request.answered_at - request.sent_at
             self.timeline.add(
                 self.clock.time(),
@@ -386,6 +432,26 @@ class CloudFormation:
             if template is not None and request.succeeded and request.request_type != "Delete":
                 template.physical_ids[request.logical_id] = str(body["PhysicalResourceId"])
                 template.attributes[request.logical_id] = dict(body.get("Data") or {})
+
+    def _first_response(self, request: Request) -> dict[str, Any] | None:
+        bodies = self.endpoint.responses_for(request.request_id)
+        return bodies[0] if bodies else None
+
+    def _signalled(self, request: Request) -> dict[str, Any] | None:
+        """A wait condition's outcome once decided: the first FAILURE signal, or ``Count`` distinct successes."""
+        signals = self.endpoint.responses_for(str(request.signals_at))
+        failure = next((s for s in signals if s.get("Status") != "SUCCESS"), None)
+        if failure is not None:
+            return {
+                "Status": "FAILED",
+                "Reason": f"WaitCondition received failed message: '{failure.get('Reason')}'"
+                f" for uniqueId: {failure.get('UniqueId')}",
+            }
+        data = {str(s.get("UniqueId")): s.get("Data") for s in signals}
+        if len(data) < request.signal_count:
+            return None
+        physical_id = f"{request.logical_id}-{request.request_id[:8]}"
+        return {"Status": "SUCCESS", "PhysicalResourceId": physical_id, "Data": {"Data": json.dumps(data)}}
 
     def _forget(self, template: Template, logical_ids: list[str]) -> None:
         for rid in logical_ids:
@@ -420,9 +486,9 @@ def _replaced(request: Request) -> bool:
 
 
 def _dependency_order(template: Template) -> list[str]:
-    """Harvest-job resources, each after the ones it depends on (template order otherwise)."""
+    """The played resources, each after the ones it depends on (template order otherwise)."""
     ordered: list[str] = []
-    remaining = template.harvest_job_ids()
+    remaining = template.played_ids()
     while remaining:
         ready = [rid for rid in remaining if template.dependencies(rid) <= set(ordered)]
         if not ready:

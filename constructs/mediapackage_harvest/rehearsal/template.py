@@ -18,6 +18,8 @@ from typing import Any
 from mediapackage_harvest import spec
 
 HARVEST_RESOURCE_TYPES = frozenset({spec.RESOURCE_TYPE, spec.V1_RESOURCE_TYPE})
+WAIT_HANDLE_TYPE = "AWS::CloudFormation::WaitConditionHandle"
+WAIT_CONDITION_TYPE = "AWS::CloudFormation::WaitCondition"
 
 
 class UnresolvableError(ValueError):
@@ -64,13 +66,33 @@ class Template:
         """Logical ids of the harvest-job custom resources, in template order."""
         return [rid for rid, res in self.resources.items() if res.get("Type") in HARVEST_RESOURCE_TYPES]
 
+    def played_ids(self) -> list[str]:
+        """Logical ids of the resources the rehearsal's CloudFormation plays, in template order: custom resources
+        served by a function of this template, wait condition handles and wait conditions."""
+        return [rid for rid, res in self.resources.items() if self._is_played(res)]
+
     def dependencies(self, logical_id: str) -> set[str]:
-        """The harvest-job resources this one must wait for (DependsOn, Ref and GetAtt)."""
+        """The played resources this one must wait for (DependsOn, Ref and GetAtt)."""
         resource = self.resources[logical_id]
         depends = resource.get("DependsOn", [])
         names = set([depends] if isinstance(depends, str) else depends)
         names |= _referenced(resource.get("Properties", {}))
-        return names & set(self.harvest_job_ids())
+        return names & set(self.played_ids())
+
+    def is_custom_resource(self, logical_id: str) -> bool:
+        """Whether CloudFormation sends this resource's requests to a function of this template."""
+        return _served_by_function(self.resources[logical_id])
+
+    def wait_condition(self, logical_id: str) -> tuple[str, int, int]:
+        """A wait condition's handle (logical id), timeout in seconds (at most 43200) and signal count."""
+        properties = self.resources[logical_id].get("Properties", {})
+        handle = properties.get("Handle", {})
+        if not (isinstance(handle, dict) and isinstance(handle.get("Ref"), str)):
+            raise UnresolvableError(f"{logical_id}: Handle is not a Ref to a wait condition handle of this template")
+        return handle["Ref"], int(self.resolve(properties.get("Timeout", 43200))), int(properties.get("Count", 1))
+
+    def _is_played(self, resource: Mapping[str, Any]) -> bool:
+        return _served_by_function(resource) or resource.get("Type") in (WAIT_HANDLE_TYPE, WAIT_CONDITION_TYPE)
 
     def properties(self, logical_id: str) -> dict[str, Any]:
         """The resource's properties as CloudFormation would send them: resolved, scalars as strings."""
@@ -187,6 +209,11 @@ def placeholder_bucket_name(stack_name: str, logical_id: str) -> str:
     digest = hashlib.sha256(f"{stack_name}/{logical_id}".encode()).hexdigest()[:8]
     stem = "".join(c for c in logical_id.lower() if c.isalnum())[:40]
     return f"rehearsal-{stem}-{digest}"
+
+
+def _served_by_function(resource: Mapping[str, Any]) -> bool:
+    token = resource.get("Properties", {}).get("ServiceToken")
+    return isinstance(token, dict) and "Fn::GetAtt" in token
 
 
 def _referenced(value: Any) -> set[str]:

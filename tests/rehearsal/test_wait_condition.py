@@ -1,0 +1,130 @@
+"""The rehearsal's CloudFormation plays wait conditions as CloudFormation does: a handle's Ref is a pre-signed URL
+on the local HTTPS endpoint, the condition waits for its signals (real HTTPS PUTs) up to its Timeout, its Data
+attribute is the signals' JSON, a FAILURE or a timeout rolls the stack back, and Delete calls nothing.
+
+The function here is a small stand-in that answers its own request and signals the handle later over HTTPS: these
+tests are about the driver. The harvest handler's long-wait mode is rehearsed end to end in test_lifecycle.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint
+from mediapackage_harvest.rehearsal.cloudformation import CloudFormation, LambdaFunction
+from mediapackage_harvest.rehearsal.template import Environment, Template
+from mediapackage_harvest.rehearsal.timeline import Timeline
+from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
+
+START = 1_800_000_000.0
+TIMEOUT = 7200
+
+
+def template(signal: dict[str, Any] | None, after: float) -> Template:
+    """A function, a handle, a custom resource handed the handle's URL, and a condition waiting on the handle."""
+    props = {"ServiceToken": {"Fn::GetAtt": ["Fn", "Arn"]}, "SignalUrl": {"Ref": "Handle"}, "After": after}
+    if signal is not None:
+        props["Signal"] = signal
+    body = {
+        "Resources": {
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Timeout": 60}},
+            "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
+            "Job": {"Type": "Custom::Job", "Properties": props},
+            "Done": {
+                "Type": "AWS::CloudFormation::WaitCondition",
+                "DependsOn": "Job",
+                "Properties": {"Handle": {"Ref": "Handle"}, "Timeout": str(TIMEOUT), "Count": 1},
+            },
+        },
+        "Outputs": {"Signalled": {"Value": {"Fn::GetAtt": ["Done", "Data"]}}},
+    }
+    return Template(body, Environment(stack_name="LongWait"))
+
+
+class Driver:
+    """CloudFormation on a virtual clock, with a function that answers at once and signals ``After`` s later."""
+
+    def __init__(self, endpoint: CloudFormationEndpoint) -> None:
+        self.clock = VirtualClock(START)
+        self.timeline = Timeline(START)
+        self.tls = ssl.create_default_context(cafile=str(endpoint.ca_file))
+        self.events: list[dict[str, Any]] = []
+        function = LambdaFunction(self.clock, self.handle, "fn", "arn:aws:lambda:::function:fn", 60, self.timeline)
+        self.cloudformation = CloudFormation(self.clock, endpoint, {"Fn": function}, self.timeline)
+
+    def put(self, url: str, body: dict[str, Any]) -> None:
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT")
+        with urllib.request.urlopen(request, context=self.tls) as answer:
+            assert answer.status == 200
+
+    def handle(self, event: dict[str, Any], context: Any) -> None:
+        self.events.append(event)
+        props = event["ResourceProperties"]
+        self.put(event["ResponseURL"], {"Status": "SUCCESS", "PhysicalResourceId": "job-1", **_ids(event)})
+        if event["RequestType"] == "Create" and "Signal" in props:
+            self.clock.call_later(float(props["After"]), lambda: self.put(props["SignalUrl"], props["Signal"]))
+
+
+def _ids(event: dict[str, Any]) -> dict[str, str]:
+    return {key: event[key] for key in ("StackId", "RequestId", "LogicalResourceId")}
+
+
+@pytest.fixture
+def driver() -> Iterator[Driver]:
+    with CloudFormationEndpoint() as endpoint:
+        yield Driver(endpoint)
+
+
+def test_a_success_signal_completes_the_stack_after_the_wait_with_its_data(driver: Driver) -> None:
+    signal = {"Status": "SUCCESS", "UniqueId": "job-1", "Data": "COMPLETED", "Reason": "done"}
+    result = driver.cloudformation.create(template(signal, after=5400))
+
+    assert result.status == "CREATE_COMPLETE"
+    assert driver.clock.time() - START == pytest.approx(5400)  # past CloudFormation's one hour for a custom resource
+    assert json.loads(result.outputs["Signalled"]) == {"job-1": "COMPLETED"}
+    assert [(r.logical_id, r.request_type) for r in result.requests] == [
+        ("Handle", "Create"),
+        ("Job", "Create"),
+        ("Done", "Create"),
+    ]
+    signal_url = driver.events[0]["ResourceProperties"]["SignalUrl"]
+    assert signal_url.startswith("https://127.0.0.1:") and "X-Amz-Signature=" in signal_url
+
+
+def test_a_failure_signal_rolls_back_with_its_reason(driver: Driver) -> None:
+    signal = {"Status": "FAILURE", "UniqueId": "job-1", "Data": "", "Reason": "Manifest index is not available"}
+    result = driver.cloudformation.create(template(signal, after=4000))
+
+    assert result.status == "ROLLBACK_COMPLETE"
+    done = next(r for r in result.requests if r.logical_id == "Done")
+    assert done.response is not None and "Manifest index is not available" in done.response["Reason"]
+    deleted = [r.logical_id for r in result.requests if r.request_type == "Delete"]
+    assert deleted == ["Done", "Job", "Handle"]  # reverse order; only the custom resource calls the function
+    assert [e["RequestType"] for e in driver.events] == ["Create", "Delete"]
+
+
+def test_no_signal_times_the_condition_out_and_rolls_back(driver: Driver) -> None:
+    result = driver.cloudformation.create(template(None, after=0))
+
+    assert result.status == "ROLLBACK_COMPLETE"
+    done = next(r for r in result.requests if r.logical_id == "Done")
+    assert done.timed_out and done.answered_at is None
+    assert driver.clock.time() - START >= TIMEOUT
+    assert [e["RequestType"] for e in driver.events] == ["Create", "Delete"]
+
+
+def test_delete_removes_the_condition_first_and_calls_only_the_custom_resource(driver: Driver) -> None:
+    signal = {"Status": "SUCCESS", "UniqueId": "job-1", "Data": "COMPLETED", "Reason": "done"}
+    assert driver.cloudformation.create(template(signal, after=60)).status == "CREATE_COMPLETE"
+
+    result = driver.cloudformation.delete()
+
+    assert result.status == "DELETE_COMPLETE"
+    assert [r.logical_id for r in result.requests] == ["Done", "Job", "Handle"]
+    assert [e["RequestType"] for e in driver.events] == ["Create", "Delete"]
