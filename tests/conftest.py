@@ -3,11 +3,70 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import tempfile
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import pytest
 from aws_cdk import App, Stack
+
+REPO = Path(__file__).resolve().parents[1]
+CODE_CHECK = "test_the_code_is_clean"  # tests/test_code_quality.py, parametrized by the command to run
+
+
+class BackgroundChecks:
+    """The repository's code checks, each started once as its own process; ``result`` waits for one."""
+
+    def __init__(self) -> None:
+        self._running: dict[tuple[str, ...], tuple[subprocess.Popen[bytes], IO[bytes]]] = {}
+
+    def start(self, command: list[str]) -> None:
+        if tuple(command) not in self._running:
+            output = tempfile.TemporaryFile()  # noqa: SIM115 - read by result(), closed by stop()
+            process = subprocess.Popen(
+                [sys.executable, "-m", *command], cwd=REPO, stdout=output, stderr=subprocess.STDOUT
+            )
+            self._running[tuple(command)] = (process, output)
+
+    def result(self, command: list[str]) -> tuple[int, str]:
+        """The check's exit code and output (started here if collection did not start it)."""
+        self.start(command)
+        process, output = self._running[tuple(command)]
+        returncode = process.wait()
+        output.seek(0)
+        return returncode, output.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        for process, output in self._running.values():
+            process.kill()
+            process.wait()
+            output.close()
+
+
+CHECKS_KEY = pytest.StashKey[BackgroundChecks]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the selected code checks now: they run beside the tests that come before them (mypy takes longest)."""
+    checks = session.config.stash.setdefault(CHECKS_KEY, BackgroundChecks())
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        if getattr(item, "originalname", "") == CODE_CHECK and callspec is not None:
+            checks.start(list(callspec.params["command"]))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    checks = config.stash.get(CHECKS_KEY, None)
+    if checks is not None:
+        checks.stop()
+
+
+@pytest.fixture(scope="session")
+def code_checks(pytestconfig: pytest.Config) -> BackgroundChecks:
+    return pytestconfig.stash.setdefault(CHECKS_KEY, BackgroundChecks())
 
 
 @pytest.fixture
