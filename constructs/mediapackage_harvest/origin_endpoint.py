@@ -222,7 +222,7 @@ class _HarvesterGrant(Construct):
                 origin_endpoint_name=cfn.origin_endpoint_name,
                 policy=iam.PolicyDocument(statements=[self.statement]),
             )
-            policy.add_dependency(cfn)
+            policy.node.add_dependency(cfn)
         for job in self.jobs:
             job.node.add_dependency(policy)
 
