@@ -116,12 +116,13 @@ def test_without_a_declared_policy_the_endpoint_gets_one_with_the_harvester() ->
 
 
 @pytest.mark.parametrize("declared", ["before the job", "after the job"])
-@pytest.mark.parametrize("form", ["dict", "PolicyDocument", "to_json()"])
+@pytest.mark.parametrize("form", ["dict", "JSON string", "PolicyDocument", "to_json()"])
 def test_a_declared_policy_gets_the_harvester_and_keeps_its_statements(declared: str, form: str) -> None:
     stack = Stack(App(), "Clips")
     cfn_endpoint = endpoint(stack)
     document: Any = {
         "dict": {"Version": "2012-10-17", "Statement": [CDN_READ]},
+        "JSON string": json.dumps({"Version": "2012-10-17", "Statement": CDN_READ}),
         "PolicyDocument": iam.PolicyDocument(statements=[iam.PolicyStatement.from_json(CDN_READ)]),
         "to_json()": iam.PolicyDocument(statements=[iam.PolicyStatement.from_json(CDN_READ)]).to_json(),
     }[form]
