@@ -283,13 +283,20 @@ def test_an_endpoint_without_startover_is_refused_naming_it() -> None:
 
 def test_origin_endpoint_and_names_together_are_an_error_naming_both() -> None:
     stack = Stack(App(), "Clips")
-    with pytest.raises(InvalidHarvestJob, match=r"origin_endpoint .*not both.*got origin_endpoint and channel_name"):
+    with pytest.raises(InvalidHarvestJob) as raised:
         job(stack, "Clip", endpoint(stack), channel_name="main")
+    assert str(raised.value) == (
+        "HarvestJob 'Clips/Clip': origin_endpoint + channel_group_name / channel_name / origin_endpoint_name "
+        "(OriginEndpoint+Names) give either origin_endpoint or the three names, not both: origin_endpoint replaces "
+        "them (got origin_endpoint and channel_name)"
+    )
 
 
 def test_something_else_as_origin_endpoint_is_refused() -> None:
     stack = Stack(App(), "Clips")
-    with pytest.raises(InvalidHarvestJob, match=r"origin_endpoint \(OriginEndpoint\) must be .*CfnOriginEndpoint.*str"):
+    with pytest.raises(
+        InvalidHarvestJob, match=r"^[^;]*origin_endpoint \(OriginEndpoint\) must be .*CfnOriginEndpoint.*str$"
+    ):
         job(stack, "Clip", "live/main/hls")
 
 

@@ -156,6 +156,8 @@ class HarvestJob(Construct):
             timeout=timeout,
         )
         seen = {v.field for v in violations}  # a construct check replaces the spec's rule for the same field
+        if endpoint_violations:  # origin_endpoint was given: its problem, not three missing names
+            seen |= {spec.CHANNEL_GROUP, spec.CHANNEL, spec.ORIGIN_ENDPOINT}
         violations += [v for v in spec.validate(properties, Token.is_unresolved) if v.field not in seen]
         violations += endpoint_violations + (endpoint.check(properties, synth_time()) if endpoint else [])
         if violations:
