@@ -10,7 +10,7 @@ from typing import Any
 
 import aws_cdk.aws_mediapackagev2_alpha as alpha
 import pytest
-from aws_cdk import App, CfnParameter, Duration, Stack
+from aws_cdk import App, CfnParameter, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_mediapackagev2 as mp
 from aws_cdk.assertions import Annotations, Match, Template
@@ -189,6 +189,17 @@ def test_two_declared_policies_for_one_endpoint_are_an_error() -> None:
     Annotations.from_stack(stack).has_error(
         "/Clips/Endpoint", Match.string_like_regexp("2 CfnOriginEndpointPolicy .*Clips/One, Clips/Two.*keep one")
     )
+
+
+def test_a_declared_policy_that_is_an_intrinsic_function_is_an_error_not_overwritten() -> None:
+    stack = Stack(App(), "Clips")
+    job(stack, "Clip", endpoint(stack))
+    user_policy(stack, Fn.import_value("SharedEndpointPolicy"))
+    Annotations.from_stack(stack).has_error(
+        "/Clips/EndpointPolicy", Match.string_like_regexp("not a policy document HarvestJob can add to")
+    )
+    (policy,) = Template.from_stack(stack).find_resources(POLICY_TYPE).values()
+    assert policy["Properties"]["Policy"] == {"Fn::ImportValue": "SharedEndpointPolicy"}
 
 
 def alpha_endpoint(stack: Stack, **overrides: Any) -> alpha.OriginEndpoint:

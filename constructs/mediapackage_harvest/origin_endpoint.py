@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, Aspects, CfnResource, IAspect, Stack, Token
+from aws_cdk import Annotations, Aspects, IAspect, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from constructs import Construct, IConstruct
@@ -37,7 +37,6 @@ KINDS = (
 )
 GRANT_ID = "HarvesterGrant"
 NAME_PROPS = ("channel_group_name", "channel_name", "origin_endpoint_name")
-NAME_ATTRIBUTES = dict(zip(("ChannelGroupName", "ChannelName", "OriginEndpointName"), NAME_PROPS, strict=True))
 L2_MEMBERS = ("add_to_resource_policy", "origin_endpoint_arn", "channel_group_name", "channel_name")
 
 
@@ -131,6 +130,12 @@ class Endpoint:
         grant.jobs.append(resource)  # an L1's policy is chosen at synth, when every job depends on it
         if grant.l2_policy is not None:
             resource.node.add_dependency(grant.l2_policy)
+        elif self.cfn is not self.construct:  # an L2 that kept no policy of its own to depend on
+            Annotations.of(job).add_warning_v2(
+                "mediapackage-harvest:endpointPolicy",
+                f"The origin endpoint '{self.path}' has no policy this job can depend on: make sure its policy "
+                "holds harvester_origin_endpoint_policy_statement(...), or MediaPackage refuses the job.",
+            )
 
 
 def resolve_endpoint(
@@ -197,7 +202,7 @@ class _HarvesterGrant(Construct):
             Aspects.of(endpoint.construct).add(_MergeIntoEndpointPolicy(self))
             return
         endpoint.construct.add_to_resource_policy(self.statement)
-        self.l2_policy = endpoint.construct.policy  # the L2's one policy, made or appended to by the call above
+        self.l2_policy = getattr(endpoint.construct, "policy", None)  # the L2's one policy, made or appended to
 
     def merge(self) -> None:
         """The endpoint's one L1 policy gets the statement, and every job depends on it."""
@@ -212,7 +217,15 @@ class _HarvesterGrant(Construct):
             )
         if declared:
             policy = declared[0]
-            policy.policy = _with_statement(stack, policy.policy, self.statement)
+            merged = _with_statement(stack, policy.policy, self.statement)
+            if merged is None:
+                Annotations.of(policy).add_error(
+                    "This origin endpoint policy is not a policy document HarvestJob can add to (a JSON object with "
+                    "Statement): add harvester_origin_endpoint_policy_statement(...) to it, or give it as a dict "
+                    "or an iam.PolicyDocument."
+                )
+            else:
+                policy.policy = merged
         else:
             policy = mediapackagev2.CfnOriginEndpointPolicy(
                 self,
@@ -229,12 +242,10 @@ class _HarvesterGrant(Construct):
     def _is_for_endpoint(self, stack: Stack, policy: mediapackagev2.CfnOriginEndpointPolicy) -> bool:
         cfn = self.endpoint.cfn
         assert cfn is not None
-        pairs = (
-            (policy.channel_group_name, cfn.channel_group_name, "ChannelGroupName"),
-            (policy.channel_name, cfn.channel_name, "ChannelName"),
-            (policy.origin_endpoint_name, cfn.origin_endpoint_name, "OriginEndpointName"),
+        return all(
+            _template_value(stack, getattr(policy, prop)) == _template_value(stack, getattr(cfn, prop))
+            for prop in NAME_PROPS
         )
-        return all(_concrete(stack, a, key) == _concrete(stack, b, key) for a, b, key in pairs)
 
 
 @jsii.implements(IAspect)
@@ -255,21 +266,14 @@ def _policies(stack: Stack) -> list[mediapackagev2.CfnOriginEndpointPolicy]:
     return [c for c in stack.node.find_all() if isinstance(c, mediapackagev2.CfnOriginEndpointPolicy)]
 
 
-def _concrete(stack: Stack, value: object, key: str) -> str:
-    """A name as the template has it; a GetAtt of another resource's own name reads that resource's property."""
-    resolved = stack.resolve(value)
-    getatt = resolved.get("Fn::GetAtt") if isinstance(resolved, dict) and len(resolved) == 1 else None
-    if isinstance(getatt, list) and getatt[1] == key:
-        attribute = NAME_ATTRIBUTES[key]
-        owners = [c for c in stack.node.find_all() if isinstance(c, CfnResource) and hasattr(c, attribute)]
-        for owner in owners:
-            if stack.resolve(owner.logical_id) == getatt[0]:
-                resolved = stack.resolve(getattr(owner, attribute))
-    return json.dumps(resolved, sort_keys=True)
+def _template_value(stack: Stack, value: object) -> str:
+    """A value as the template will have it, comparable across resources."""
+    return json.dumps(stack.resolve(value), sort_keys=True)
 
 
-def _with_statement(stack: Stack, policy: object, statement: iam.PolicyStatement) -> object:
-    """``policy`` (a PolicyDocument, a dict or a JSON string) with ``statement`` added, unless it is there."""
+def _with_statement(stack: Stack, policy: object, statement: iam.PolicyStatement) -> object | None:
+    """``policy`` (a PolicyDocument, a dict or a JSON string) with ``statement`` added unless it is there; None
+    when it is something else (an intrinsic function, say), which cannot be added to here."""
     ours = stack.resolve(statement.to_statement_json())
     if isinstance(policy, iam.PolicyDocument):
         if ours not in _statements(stack.resolve(policy)):
@@ -277,8 +281,8 @@ def _with_statement(stack: Stack, policy: object, statement: iam.PolicyStatement
         return policy
     document = json.loads(policy) if isinstance(policy, str) and not Token.is_unresolved(policy) else policy
     resolved = stack.resolve(document)
-    if not isinstance(resolved, dict):
-        resolved = {"Version": "2012-10-17"}
+    if not isinstance(resolved, dict) or any(key == "Ref" or key.startswith("Fn::") for key in resolved):
+        return None
     statements = _statements(resolved)
     if ours not in statements:
         statements.append(ours)
