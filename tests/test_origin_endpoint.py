@@ -405,3 +405,16 @@ def test_jobs_named_by_their_endpoint_names_get_the_clock_warnings_too() -> None
     assert any("start_time" in w and start.isoformat() in w for w in found), found
     assert any("end_time" in w and "timeout" in w for w in found), found
     Template.from_stack(stack).resource_count_is(POLICY_TYPE, 0)  # a named endpoint's policy is the user's
+
+
+def test_a_job_in_another_stack_puts_the_harvester_in_the_endpoints_stack() -> None:
+    app = App()
+    live = Stack(app, "Live")
+    clips = Stack(app, "Clips")
+    cfn_endpoint = endpoint(live)
+    job(clips, "Clip", cfn_endpoint)
+    live_template = Template.from_stack(live)
+    _, statements = the_policy(live_template)
+    assert has_harvester(statements) == 1
+    Template.from_stack(clips).resource_count_is(POLICY_TYPE, 0)
+    assert live in clips.dependencies  # the job is created only once the endpoint's policy exists
