@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,10 @@ from cfnlint.api import lint
 
 REPO = Path(__file__).resolve().parents[1]
 STACK = "MediaPackageHarvestExample"
+# A window given as context: two hours ago, inside the example endpoint's one-day startover window on any day.
+GIVEN_START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+GIVEN_END = GIVEN_START + timedelta(minutes=45)
+SYNTH_STARTED: list[datetime] = []
 
 
 def synthesize(outdir: Path, context: dict[str, Any] | None) -> subprocess.Popen[str]:
@@ -30,13 +35,17 @@ def synthesize(outdir: Path, context: dict[str, Any] | None) -> subprocess.Popen
 
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """The example synthesized three ways at once: bare, with cdk.json's context, with a context override."""
+    """The example synthesized four ways at once: bare, with cdk.json's context, with a context override (names
+    and window), and with ``harvest=false`` (the endpoint without a job)."""
     cdk_context = json.loads((REPO / "cdk.json").read_text())["context"]
+    window = {"startTime": GIVEN_START.isoformat(), "endTime": GIVEN_END.isoformat()}
     runs = {
         "bare": None,
         "cdk.json": cdk_context,
-        "override": {**cdk_context, "channel": "other-channel", "endTime": "2026-01-15T11:00:00Z"},
+        "override": {**cdk_context, "channel": "other-channel", **window},
+        "no-harvest": {**cdk_context, "harvest": "false"},
     }
+    SYNTH_STARTED.append(datetime.now(UTC))
     processes = {}
     for name, context in runs.items():
         outdir = tmp_path_factory.mktemp(name.replace(".", "-")) / "cdk.out"
@@ -66,7 +75,49 @@ def test_cdk_json_context_matches_the_app_defaults(templates: dict[str, dict[str
 def test_context_overrides_reach_the_job(templates: dict[str, dict[str, Any]]) -> None:
     (job,) = (r for r in templates["override"]["Resources"].values() if r["Type"] == "Custom::MediaPackageV2HarvestJob")
     assert job["Properties"]["ChannelName"] == "other-channel"
-    assert job["Properties"]["ScheduleConfiguration"]["EndTime"] == "2026-01-15T11:00:00+00:00"
+    assert job["Properties"]["ScheduleConfiguration"] == {
+        "StartTime": GIVEN_START.isoformat(),
+        "EndTime": GIVEN_END.isoformat(),
+    }
+
+
+def test_the_default_window_is_the_last_half_hour_that_ended_ten_minutes_before_synth(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    (job,) = (r for r in templates["bare"]["Resources"].values() if r["Type"] == "Custom::MediaPackageV2HarvestJob")
+    schedule = job["Properties"]["ScheduleConfiguration"]
+    start, end = (datetime.fromisoformat(schedule[key]) for key in ("StartTime", "EndTime"))
+    assert end - start == timedelta(minutes=30)
+    assert (end.minute, end.second, end.microsecond) in {(0, 0, 0), (30, 0, 0)}
+    started, checked = SYNTH_STARTED[0], datetime.now(UTC)
+    # Ended at least 10 minutes before the synth, and no later half hour had: the most recent one.
+    assert end <= checked - timedelta(minutes=10)
+    assert end + timedelta(minutes=30) > started - timedelta(minutes=10)
+
+
+def test_the_job_harvests_the_endpoint_the_stack_declares(templates: dict[str, dict[str, Any]]) -> None:
+    resources = templates["bare"]["Resources"]
+    (endpoint,) = (r for r in resources.values() if r["Type"] == "AWS::MediaPackageV2::OriginEndpoint")
+    (job,) = (r for r in resources.values() if r["Type"] == "Custom::MediaPackageV2HarvestJob")
+    ((policy_id, policy),) = (
+        (rid, r) for rid, r in resources.items() if r["Type"] == "AWS::MediaPackageV2::OriginEndpointPolicy"
+    )
+    names = ("ChannelGroupName", "ChannelName", "OriginEndpointName")
+    assert {k: job["Properties"][k] for k in names} == {k: endpoint["Properties"][k] for k in names}
+    assert {k: policy["Properties"][k] for k in names} == {k: endpoint["Properties"][k] for k in names}
+    assert endpoint["Properties"]["StartoverWindowSeconds"] > 0
+    assert endpoint["Properties"]["HlsManifests"] == job["Properties"]["HarvestedManifests"]["HlsManifests"]
+    (statement,) = policy["Properties"]["Policy"]["Statement"]
+    assert statement["Principal"] == {"Service": "mediapackagev2.amazonaws.com"}
+    assert sorted(statement["Action"]) == ["mediapackagev2:GetObject", "mediapackagev2:HarvestObject"]
+    assert policy_id in job["DependsOn"]
+
+
+def test_harvest_false_deploys_the_endpoint_without_a_job(templates: dict[str, dict[str, Any]]) -> None:
+    types = [r["Type"] for r in templates["no-harvest"]["Resources"].values()]
+    assert "AWS::MediaPackageV2::OriginEndpoint" in types
+    assert "Custom::MediaPackageV2HarvestJob" not in types
+    assert "HarvestJobArn" not in templates["no-harvest"]["Outputs"]
 
 
 def test_buckets_are_private_encrypted_and_tls_only(templates: dict[str, dict[str, Any]]) -> None:

@@ -22,8 +22,10 @@ Usage::
     )
     # job.harvest_job_arn, job.etag, job.status, ... are CloudFormation attributes.
 
-The origin endpoint must let MediaPackage harvest it: add ``harvester_origin_endpoint_policy_statement(...)``
-to its endpoint policy. One handler function per stack serves every ``HarvestJob`` in it.
+The origin endpoint must let MediaPackage harvest it: pass the endpoint the app declares as ``origin_endpoint=``
+(a ``CfnOriginEndpoint`` or the alpha L2) instead of the three names, and the statement goes into its policy;
+for an endpoint outside the app, add ``harvester_origin_endpoint_policy_statement(...)`` to its policy.
+One handler function per stack serves every ``HarvestJob`` in it.
 
 Channels still on MediaPackage v1 get the same experience from ``MediaPackageV1HarvestJob`` (an origin endpoint
 ID, a window, a bucket and a manifest key; it creates the role MediaPackage writes with). v1 and v2 jobs in one

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aws_cdk import Annotations, CustomResource, Duration, Stack, Token
+from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mediapackage_harvest import spec
+from mediapackage_harvest.origin_endpoint import BOTH_FIELD, ENDPOINT_FIELD, resolve_endpoint
 from mediapackage_harvest.policies import harvester_bucket_policy_statement
 from mediapackage_harvest.provider import HarvestJobProvider
+from mediapackage_harvest.synth_clock import synth_time, warn_v2
+
+if TYPE_CHECKING:  # the alpha L2 module is an optional extra (`cdk-mediapackage-harvest[alpha]`)
+    from aws_cdk.aws_mediapackagev2_alpha import IOriginEndpoint
 
 DEFAULT_TIMEOUT = Duration.hours(1)
 
@@ -38,6 +44,8 @@ _PROPS_BY_FIELD: PropsByField = (
     (spec.TAGS, "tags"),
     (spec.WAIT_FOR_COMPLETION, "wait_for_completion"),
     (spec.TIMEOUT, "timeout"),
+    (BOTH_FIELD, "origin_endpoint + channel_group_name / channel_name / origin_endpoint_name"),
+    (ENDPOINT_FIELD, "origin_endpoint"),
 )
 
 
@@ -75,10 +83,14 @@ class HarvestJob(Construct):
     Changing only ``tags``, ``wait_for_completion`` or ``timeout`` updates in place; any other change harvests
     again as a new job (replacement).
 
-    The origin endpoint must allow MediaPackage to harvest it: add
-    :func:`~mediapackage_harvest.harvester_origin_endpoint_policy_statement` to its policy. When
-    ``destination_bucket`` is a bucket of this app, the bucket policy statement MediaPackage needs is added here.
+    The origin endpoint must allow MediaPackage to harvest it: given as ``origin_endpoint``, its one policy gets
+    the statement here; named, add :func:`~mediapackage_harvest.harvester_origin_endpoint_policy_statement` to
+    its policy yourself. When ``destination_bucket`` is a bucket of this app, the bucket policy statement
+    MediaPackage needs is added here.
 
+    :param origin_endpoint: the origin endpoint to harvest, a ``CfnOriginEndpoint`` or the alpha L2
+        ``IOriginEndpoint``; replaces the three names below. Its manifests and startover window are checked at
+        synth (see origin_endpoint.py).
     :param channel_group_name: the origin endpoint's channel group.
     :param channel_name: the origin endpoint's channel.
     :param origin_endpoint_name: the origin endpoint to harvest (its startover window must cover the times).
@@ -105,9 +117,10 @@ class HarvestJob(Construct):
         scope: Construct,
         id: str,
         *,
-        channel_group_name: str,
-        channel_name: str,
-        origin_endpoint_name: str,
+        origin_endpoint: mediapackagev2.CfnOriginEndpoint | IOriginEndpoint | None = None,
+        channel_group_name: str | None = None,
+        channel_name: str | None = None,
+        origin_endpoint_name: str | None = None,
         start_time: datetime,
         end_time: datetime,
         destination_bucket: s3.IBucket | str,
@@ -122,6 +135,11 @@ class HarvestJob(Construct):
         timeout: Duration = DEFAULT_TIMEOUT,
     ) -> None:
         # Validated before the construct joins the tree: invalid props leave nothing behind to synthesize.
+        endpoint, endpoint_violations = resolve_endpoint(
+            origin_endpoint, (channel_group_name, channel_name, origin_endpoint_name)
+        )
+        if endpoint is not None:
+            channel_group_name, channel_name, origin_endpoint_name = endpoint.names
         properties, violations = render_properties(
             channel_group_name=channel_group_name,
             channel_name=channel_name,
@@ -138,9 +156,13 @@ class HarvestJob(Construct):
             timeout=timeout,
         )
         seen = {v.field for v in violations}  # a construct check replaces the spec's rule for the same field
+        if endpoint_violations:  # origin_endpoint was given: its problem, not three missing names
+            seen |= {spec.CHANNEL_GROUP, spec.CHANNEL, spec.ORIGIN_ENDPOINT}
         violations += [v for v in spec.validate(properties, Token.is_unresolved) if v.field not in seen]
+        violations += endpoint_violations + (endpoint.check(properties, synth_time()) if endpoint else [])
         if violations:
             raise InvalidHarvestJob(f"{scope.node.path}/{id}".lstrip("/"), violations)
+        assert channel_group_name is not None and channel_name is not None and origin_endpoint_name is not None
 
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -156,6 +178,11 @@ class HarvestJob(Construct):
             properties=properties,
         )
         self.resource.node.add_dependency(provider.permission)
+        if endpoint is not None:
+            endpoint.grant_harvester(self, self.resource)
+        warn_v2(
+            self, start_time=start_time, end_time=end_time, timeout=timeout, wait_for_completion=wait_for_completion
+        )
 
         if not isinstance(destination_bucket, str):
             # Jobs that write to one bucket from one endpoint share one statement (one more object ARN each), so

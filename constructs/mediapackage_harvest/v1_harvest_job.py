@@ -13,6 +13,7 @@ from constructs import Construct
 from mediapackage_harvest import spec
 from mediapackage_harvest.harvest_job import DEFAULT_TIMEOUT, InvalidHarvestJob, PropsByField, _timeout_seconds
 from mediapackage_harvest.provider import MEDIAPACKAGE_V1_PRINCIPAL, HarvestJobProvider, nag_arn
+from mediapackage_harvest.synth_clock import warn_v1
 
 # Custom resource property paths (spec's v1 field names) -> the Python prop a user wrote; most specific first.
 V1_PROPS_BY_FIELD: PropsByField = (
@@ -126,6 +127,7 @@ class MediaPackageV1HarvestJob(Construct):
             properties=properties,
         )
         self.resource.node.add_dependency(provider.permission)
+        warn_v1(self, end_time=end_time)
         # MediaPackage writes as soon as the job runs: wait for the role's policy too (the role itself is ordered
         # by the RoleArn GetAtt; depending on it as well is what cfn-lint's W3005 flags).
         policy = role.node.try_find_child("DefaultPolicy")
