@@ -189,20 +189,21 @@ class SafeCfnResource(CfnResource):
     _polling_interval: int
     _sleep_on_delete: int
     _init_failed: Exception | None
+    _log_level: str
+    _boto_level: str
     RequestType: str
     _poll_enabled: Callable[[], Function | None]
     _remove_targets: Callable[[str], None]
     _delete_rule: Callable[[str], None]
 
     def __init__(self, *, rule_prefix_env: str, polling_interval: int = 1, sleep_on_delete: int = 0) -> None:
+        log_level, boto_level = _log_levels()
         super().__init__(
-            # crhelper sets the root logger's level to log_level: to the level it already has.
-            log_level=logging.getLevelName(logging.getLogger().level),
-            boto_level=logging.getLevelName(max(logging.INFO, logging.getLogger("botocore").level)),
+            log_level=log_level,
+            boto_level=boto_level,
             polling_interval=polling_interval,
             sleep_on_delete=sleep_on_delete,
         )
-        quiet_libraries()
         self._rule_prefix_env = rule_prefix_env
         self._start_invocation()
 
@@ -221,7 +222,10 @@ class SafeCfnResource(CfnResource):
         return resource
 
     def _start_invocation(self) -> None:
-        """This class's own per-invocation state (crhelper's is reset by its ``_crhelper_init``)."""
+        """This class's own per-invocation state (crhelper's is reset by its ``_crhelper_init``), and crhelper's
+        logging levels as of now (its ``_log_setup`` applies them on every call)."""
+        self._log_level, self._boto_level = _log_levels()
+        quiet_libraries()
         self._outcome: Outcome | Answer | _Skip | None = None
         self._created_rule = ""
         self._failure_id = ""
@@ -299,9 +303,10 @@ class SafeCfnResource(CfnResource):
         Errors end as PollingError, whose message is the Reason crhelper's ``__call__`` answers with."""
         try:
             self._conclude()
-        except PollingError:
-            raise
         except Exception as error:
+            logger.exception("Custom resource request failed")
+            if isinstance(error, PollingError):
+                raise
             raise PollingError(cause_of(error)) from error
 
     def _conclude(self) -> None:
@@ -516,6 +521,15 @@ class SafeCfnResource(CfnResource):
             return now + ANSWER_TRY_SECONDS
         remaining = self._context.get_remaining_time_in_millis() / 1000 - TIMEOUT_MARGIN_SECONDS
         return now + min(ANSWER_TRY_SECONDS, remaining)
+
+
+def _log_levels() -> tuple[str, str]:
+    """crhelper's ``log_level`` and ``boto_level``: crhelper sets the root logger to the first (here the level it
+    already has) and botocore, boto3, urllib3 to the second (never below INFO: botocore's DEBUG request log would
+    show the ResponseURL inside a poll target's Input)."""
+    root = logging.getLevelName(logging.getLogger().level)
+    boto = logging.getLevelName(max(logging.INFO, logging.getLogger("botocore").level))
+    return str(root), str(boto)
 
 
 def _rule_name(rule_arn: str) -> str:
