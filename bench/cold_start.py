@@ -2,11 +2,12 @@
 
 The asset is built with ``bundling.build_asset`` into a temporary folder. Each measurement is a fresh
 ``python -X importtime -c "import <module>"`` run from an empty temporary folder with ``PYTHONPATH=<asset>``,
-so the asset's copies (handler modules, ``mediapackage_harvest/spec.py``, crhelper, Powertools) come first on
-the path and the repository's package cannot shadow them; boto3 comes from the environment, as in the Lambda
-runtime. ``PYTHONDONTWRITEBYTECODE=1`` keeps the asset without ``.pyc``, as deployed: Lambda's code folder is
-read-only, so the handler's own modules compile on every cold start. The two imports alternate, run by run;
-the figure is Python's own cumulative import time for the module (interpreter start-up excluded).
+so the asset's copies (``index.py`` and the ``harvest_handler`` package, ``mediapackage_harvest/spec.py``,
+crhelper, Powertools) come first on the path and the repository's package cannot shadow them; boto3 comes from
+the environment, as in the Lambda runtime. ``PYTHONDONTWRITEBYTECODE=1`` keeps the asset without ``.pyc``, as
+deployed: Lambda's code folder is read-only, so the handler's own modules compile on every cold start. The two
+imports alternate, run by run; the figure is Python's own cumulative import time for the module (interpreter
+start-up excluded).
 
     python -m bench.cold_start            # 7 runs each
     python -m bench.cold_start --runs 1   # the smallest mode
@@ -34,7 +35,7 @@ from mediapackage_harvest.bundling import build_asset
 RUNS = 7
 GOAL_RATIO = 1.6
 LAMBDA_ZIPPED_LIMIT_MB, LAMBDA_UNZIPPED_LIMIT_MB = 50, 250
-ASSET_MODULES = ("index", "crhelper", "aws_lambda_powertools", "mediapackage_harvest")
+ASSET_MODULES = ("index", "harvest_handler", "crhelper", "aws_lambda_powertools", "mediapackage_harvest")
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ editing ``lambda/``: it swaps the crhelper subclass that ``index.handler`` build
 :class:`CrhelperDefaultsResource` and sets the lifecycle's inline watch to 0 s and its poll period to 120 s.
 Everything else (validation, the deadline, what a poll checks, the response) is the shipped handler's.
 
-Import this module only after ``rehearsal.harness.load_handler_module()``: it must patch the very modules the Lambda
-asset's ``index`` uses (the asset folder is then first on ``sys.path``).
+Import this module only after ``rehearsal.lambda_runtime.load_handler_module()``: it must patch the very modules the
+Lambda asset's ``index`` uses (its ``harvest_handler`` package is then imported).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
-import handler_clock
-import harvest_lifecycle
-import index
+from harvest_handler import clock as handler_clock
+from harvest_handler import lifecycle as harvest_lifecycle
+from harvest_handler.crhelper_resource import SafeCfnResource
 from mediapackage_harvest.rehearsal.cloudformation import RuleScheduler
-from safe_crhelper import SafeCfnResource
+from mediapackage_harvest.rehearsal.lambda_runtime import load_handler_module
 
 POLLING_INTERVAL_MINUTES = 2  # crhelper 2.0.12: CfnResource(polling_interval=2)
 SLEEP_ON_DELETE_SECONDS = 120  # crhelper 2.0.12: CfnResource(sleep_on_delete=120)
@@ -34,28 +34,15 @@ UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
 class CrhelperDefaultsResource(SafeCfnResource):
-    """SafeCfnResource with crhelper's defaults back: a 2-minute rule and the 120 s sleep before a Delete answer."""
+    """SafeCfnResource with crhelper's defaults back: a 2-minute rule and the 120 s sleep before a Delete answer
+    (crhelper's own ``__call__`` makes that sleep; here it waits on the handler clock)."""
 
     def __init__(self, *, rule_prefix_env: str) -> None:
-        super().__init__(rule_prefix_env=rule_prefix_env)
-        self._polling_interval = POLLING_INTERVAL_MINUTES
-        self._sleep_on_delete = SLEEP_ON_DELETE_SECONDS
-
-    def _put_rule(self) -> str:
-        """crhelper's schedule expression (``rate(2 minutes)``), under this project's rule name."""
-        unit = "minutes" if self._polling_interval != 1 else "minute"
-        response = self._events_client.put_rule(
-            Name=self.poll_rule_name(),
-            ScheduleExpression=f"rate({self._polling_interval} {unit})",
-            State="ENABLED",
+        super().__init__(
+            rule_prefix_env=rule_prefix_env,
+            polling_interval=POLLING_INTERVAL_MINUTES,
+            sleep_on_delete=SLEEP_ON_DELETE_SECONDS,
         )
-        return str(response["RuleArn"])
-
-    def _send(self, status: str | None = None, reason: str = "", send_response: object = None) -> None:
-        """crhelper's ``__call__`` waits for CloudWatch Logs before it answers a Delete (not on its error path)."""
-        if status is None and self.RequestType == "Delete":
-            self._wait_for_cwlogs()
-        super()._send(status, reason, send_response)
 
     def _wait_for_cwlogs(self, sleep: object = None) -> None:
         """crhelper 2.0.12's ``_wait_for_cwlogs``, sleeping on the handler clock."""
@@ -70,7 +57,7 @@ class CrhelperDefaultsResource(SafeCfnResource):
 def configured() -> Iterator[None]:
     """The asset's handler in crhelper's default configuration while the block runs (see the module docstring)."""
     with (
-        _patched(index, SafeCfnResource=CrhelperDefaultsResource),
+        _patched(load_handler_module(), SafeCfnResource=CrhelperDefaultsResource),
         _patched(
             harvest_lifecycle,
             INLINE_WATCH_SECONDS=0.0,

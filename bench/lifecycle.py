@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from bench.records import InvocationRecord
 from bench.tables import markdown_table
 from mediapackage_harvest.rehearsal.cloudformation import LambdaFunction, Request, StackResult
-from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start, load_handler_module
+from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
+from mediapackage_harvest.rehearsal.lambda_runtime import load_handler_module
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import Environment, Template
 
@@ -151,7 +152,7 @@ class BenchRehearsal(Rehearsal):
 @contextmanager
 def _quiet_handler_logs() -> Iterator[None]:
     """The handler's JSON log lines would bury the tables: its logger stays at ERROR while the bench runs."""
-    logger = importlib.import_module("harvest_logging").logger
+    logger = importlib.import_module("harvest_handler.logs").logger
     level = logger.log_level
     logger.setLevel(logging.ERROR)
     try:

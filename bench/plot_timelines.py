@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.lifecycle import APPROACHES, CaseResult, Templates, run_create
 from bench.tables import markdown_table
-from mediapackage_harvest.rehearsal.harness import load_handler_module
+from mediapackage_harvest.rehearsal.lambda_runtime import load_handler_module
 
 LIFETIME_LABEL, LIFETIME = "3 min", 180.0
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "performance-timelines.png"

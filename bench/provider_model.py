@@ -12,7 +12,7 @@ The user functions are this project's handler logic cut the Provider way: onEven
 it on Delete) and returns its ARN, isComplete reads it once. Lambda and Step Functions latencies are not
 modelled: on the virtual clock every AWS call takes no time, for all three approaches alike.
 
-Import this module only after ``rehearsal.harness.load_handler_module()`` (it uses the asset's modules).
+Import this module only after ``rehearsal.lambda_runtime.load_handler_module()`` (it uses the asset's modules).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource
     CloudFormationCustomResourceEvent,
 )
 
-import harvest_lifecycle as lifecycle
 from bench.records import InvocationRecord
-from cfn_response import put_response, response_body
+from harvest_handler import lifecycle
+from harvest_handler.cfn_response import put_response, response_body
+from harvest_handler.crhelper_resource import LambdaContext
+from harvest_handler.mediapackage_v2 import MediaPackageV2
 from mediapackage_harvest import spec
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
-from mediapackage_v2 import MediaPackageV2
-from safe_crhelper import LambdaContext
 
 DEFAULT_QUERY_INTERVAL = 5.0  # Provider(query_interval=Duration.seconds(5)), the default
 DEFAULT_TOTAL_TIMEOUT = 1800.0  # Provider(total_timeout=Duration.minutes(30)), the default

@@ -1,11 +1,13 @@
 """Lambda entry point of the Custom::MediaPackageV2HarvestJob and Custom::MediaPackageV1HarvestJob provider.
 
-Per invocation: the request's log keys, a fresh crhelper resource (safe_crhelper) and the lifecycle's
-dispatchers bound to the service flavour of the resource type (MediaPackage v2 or v1). Nothing is built at
-import. The entry point is ``index.handler(event, context)``.
+Per invocation: the request's log keys, a fresh crhelper resource (``harvest_handler.crhelper_resource``) and
+the lifecycle's dispatchers, registered with crhelper's decorators, bound to the service flavour of the resource
+type (MediaPackage v2 or v1). Nothing is built at import. The entry point is ``index.handler(event, context)``;
+everything else lives in the ``harvest_handler`` package.
 
-Seams for tests and the deploy rehearsal: ``aws_clients.use(factory)`` / :func:`reset_clients` (AWS clients),
-``handler_clock.use(clock)`` (time), ``SSL_CERT_FILE`` (the CA of a local response endpoint).
+Seams for tests and the deploy rehearsal: ``harvest_handler.aws_clients.use(factory)`` / :func:`reset_clients`
+(AWS clients), ``harvest_handler.clock.use(clock)`` (time), ``SSL_CERT_FILE`` (the CA of a local response
+endpoint).
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource
     CloudFormationCustomResourceEvent,
 )
 
-import aws_clients
-import harvest_lifecycle as lifecycle
-from harvest_logging import logger
+from harvest_handler import aws_clients, lifecycle
+from harvest_handler.crhelper_resource import POLL_FLAG, Function, LambdaContext, Outcome, SafeCfnResource
+from harvest_handler.logs import logger
+from harvest_handler.mediapackage_v1 import MediaPackageV1
+from harvest_handler.mediapackage_v2 import MediaPackageV2
 from mediapackage_harvest import spec
-from mediapackage_v1 import MediaPackageV1
-from mediapackage_v2 import MediaPackageV2
-from safe_crhelper import POLL_FLAG, Function, LambdaContext, Outcome, SafeCfnResource
 
 Dispatcher = Callable[[lifecycle.Invocation], Outcome]
 
@@ -40,7 +41,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
     """Answer one CloudFormation request (or one EventBridge poll of it)."""
     request = CloudFormationCustomResourceEvent(event)
     _set_log_keys(request, context)
-    resource = SafeCfnResource(rule_prefix_env=spec.POLL_RULE_PREFIX_ENV)
+    resource = SafeCfnResource.for_invocation(rule_prefix_env=spec.POLL_RULE_PREFIX_ENV)
     service = FLAVOURS.get(str(request.get("ResourceType")), MediaPackageV2)()
 
     def bind(dispatch: Dispatcher) -> Function:

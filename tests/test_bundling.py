@@ -30,15 +30,24 @@ def handler_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the handler source at another path, used as the handler source (lambda/ stays untouched)."""
     copy = tmp_path / "elsewhere" / "lambda"
     copy.mkdir(parents=True)
-    for source in bundling.handler_source_dir().glob("*.py"):
-        shutil.copyfile(source, copy / source.name)
+    source_dir = bundling.handler_source_dir()
+    for source in source_dir.rglob("*.py"):
+        if "__pycache__" not in source.parts:
+            target = copy / source.relative_to(source_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
     monkeypatch.setattr(bundling, "handler_source_dir", lambda: copy)
     return copy
 
 
 def test_asset_layout(asset: Path) -> None:
-    for source in bundling.handler_source_dir().glob("*.py"):
-        assert (asset / source.name).read_bytes() == source.read_bytes()
+    source_dir = bundling.handler_source_dir()
+    for source in source_dir.rglob("*.py"):
+        if "__pycache__" not in source.parts:
+            assert (asset / source.relative_to(source_dir)).read_bytes() == source.read_bytes()
+    own_top_level = sorted(p.name for p in source_dir.iterdir() if p.name != "__pycache__")
+    assert own_top_level == ["harvest_handler", "index.py"]  # one entry module and one package
+    assert (asset / "harvest_handler" / "__init__.py").is_file()
     if (bundling.handler_source_dir() / "index.py").exists():
         assert (asset / "index.py").is_file()
     assert (asset / "mediapackage_harvest" / "spec.py").read_bytes() == SPEC.read_bytes()

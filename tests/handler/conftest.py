@@ -1,5 +1,5 @@
 """Fixtures for the handler tests: the handler's modules importable, its clock, clients and response CA set per
-test through its own seams (``handler_clock.use``, ``aws_clients.use``, ``SSL_CERT_FILE``)."""
+test through its own seams (``harvest_handler.clock.use``, ``harvest_handler.aws_clients.use``, ``SSL_CERT_FILE``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-for path in (REPO / "lambda", REPO):  # the asset's top-level modules; `tests.handler.fakes` for the tests
+for path in (REPO / "lambda", REPO):  # `index` and `harvest_handler`; `tests.handler.fakes` for the tests
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
@@ -19,8 +19,8 @@ import boto3  # noqa: E402
 from botocore.stub import Stubber  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-import aws_clients  # noqa: E402
-import handler_clock  # noqa: E402
+from harvest_handler import aws_clients  # noqa: E402
+from harvest_handler import clock as handler_clock  # noqa: E402
 from mediapackage_harvest import spec  # noqa: E402
 from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint  # noqa: E402
 from tests.handler.fakes import RULE_PREFIX, FakeClock, Harness  # noqa: E402

@@ -16,7 +16,8 @@ from typing import Any
 from aws_cdk import App, Duration, Stack
 
 from mediapackage_harvest import HarvestJob
-from mediapackage_harvest.rehearsal.harness import Rehearsal, load_handler_module
+from mediapackage_harvest.rehearsal.harness import Rehearsal
+from mediapackage_harvest.rehearsal.lambda_runtime import load_handler_module
 from mediapackage_harvest.rehearsal.template import Environment, Template
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
@@ -91,7 +92,7 @@ def handler_logs(level: str) -> Iterator[LogCapture]:
     """Capture the handler's logs with its logger at ``level`` (what POWERTOOLS_LOG_LEVEL sets at a cold start;
     the rehearsal imports the handler once per process, so the level is set on the logger itself)."""
     load_handler_module()
-    powertools = importlib.import_module("harvest_logging").logger
+    powertools = importlib.import_module("harvest_handler.logs").logger
     own = logging.getLogger(powertools.name)
     root = logging.getLogger()
     capture = LogCapture(powertools.name, powertools.registered_formatter)

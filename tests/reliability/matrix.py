@@ -23,14 +23,14 @@ from typing import Any, Literal
 
 import botocore.session
 
-from mediapackage_harvest.rehearsal.faults import FaultRehearsal, Hang, LambdaFaults
-from mediapackage_harvest.rehearsal.harness import load_handler_module
+from mediapackage_harvest.rehearsal.lambda_runtime import load_handler_module
 from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import Template
 
 if __package__ in (None, ""):  # `python tests/reliability/matrix.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.reliability.faults import FaultRehearsal, Hang, LambdaFaults
 from tests.reliability.helpers import (
     LOG_LEVELS,
     REASON_MAX,
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = argv if argv is not None else sys.argv[1:]
     stacks = synthesize()
     load_handler_module()
-    for handler in logging.getLogger(importlib.import_module("harvest_logging").logger.name).handlers:
+    for handler in logging.getLogger(importlib.import_module("harvest_handler.logs").logger.name).handlers:
         handler.setLevel(logging.CRITICAL + 1)  # print the verdicts, not the handler's JSON lines
     results: dict[str, bool] = {}
     for cell in CELLS:

@@ -20,8 +20,8 @@ from aws_cdk import App, Duration, Stack
 
 from mediapackage_harvest import HarvestJob, InvalidHarvestJob, spec
 from mediapackage_harvest.harvest_job import render_properties
-from mediapackage_harvest.rehearsal.faults import FaultRehearsal
 from mediapackage_harvest.rehearsal.template import Environment, Template
+from tests.reliability.faults import FaultRehearsal
 from tests.reliability.helpers import (
     JOB_PROPS,
     REASON_MAX,

@@ -19,8 +19,8 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
 from mediapackage_harvest import HarvestJob
-from mediapackage_harvest.rehearsal.faults import FaultRehearsal
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
+from tests.reliability.faults import FaultRehearsal
 from tests.reliability.helpers import REHEARSAL_START, Stacks
 from tests.reliability.matrix import retagged
 

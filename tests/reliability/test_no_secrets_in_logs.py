@@ -14,8 +14,8 @@ import importlib
 
 import pytest
 
-from mediapackage_harvest.rehearsal.faults import FaultRehearsal
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
+from tests.reliability.faults import FaultRehearsal
 from tests.reliability.helpers import LOG_LEVELS, REHEARSAL_START, Stacks, handler_logs, leaked_secrets
 from tests.reliability.matrix import CELLS, run
 
@@ -50,7 +50,7 @@ def test_the_capture_would_see_a_leak(level: str, stacks: Stacks) -> None:
         assert leaked_secrets(logs.lines, rehearsal) == []
         assert rehearsal.cloudformation is not None
         url = rehearsal.endpoint.response_url(rehearsal.cloudformation.requests[0].request_id)
-        log = getattr(importlib.import_module("harvest_logging").logger, level.lower())
+        log = getattr(importlib.import_module("harvest_handler.logs").logger, level.lower())
         rehearsal.clock.spawn(lambda: log("careless", extra={"response_url": url}))
         rehearsal.settle(1)
         assert len(leaked_secrets(logs.lines, rehearsal)) == 1

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from mediapackage_harvest import spec
-from mediapackage_harvest.rehearsal.faults import FaultRehearsal
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import Template
+from tests.reliability.faults import FaultRehearsal
 from tests.reliability.helpers import CROWD, REHEARSAL_START, Stacks, answers, handler_logs, leaked_secrets
 
 POLICY_LIMIT_BYTES = 20 * 1024  # Lambda's limit on a function's resource policy

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-for path in (REPO / "lambda", REPO):  # the handler's modules; `tests.v1.v1_stacks` from any directory
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+if str(REPO) not in sys.path:  # `tests.v1.v1_stacks` from any directory
+    sys.path.insert(0, str(REPO))
 
 
 @pytest.fixture

@@ -25,12 +25,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mediapackage_harvest.rehearsal.lambda_runtime import poll_period_seconds, run_to_timeout
 from mediapackage_harvest.rehearsal.template import WAIT_CONDITION_TYPE, WAIT_HANDLE_TYPE, Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
 Handler = Callable[[dict[str, Any], Any], Any]
-POLL_RATE_SECONDS = 60.0  # crhelper's rules run at rate(1 minute)
 
 
 class ResponseEndpoint(Protocol):
@@ -61,7 +61,8 @@ class LambdaContext:
 
 @dataclass
 class LambdaFunction:
-    """One function of the template; every invocation runs as its own task on the virtual clock."""
+    """One function of the template; every invocation runs as its own task on the virtual clock, and Lambda ends
+    it at the function's ``timeout`` (see :func:`~mediapackage_harvest.rehearsal.lambda_runtime.run_to_timeout`)."""
 
     clock: VirtualClock
     handler: Handler
@@ -86,7 +87,10 @@ class LambdaFunction:
             self.running += 1
             self.timeline.add(start, "lambda", resource, "invoked", trigger)
             try:
-                self.handler(event, context)
+                if run_to_timeout(self.handler, event, context):
+                    self.timeline.add(
+                        self.clock.time(), "lambda", resource, "ended at timeout", f"after {self.timeout} s"
+                    )
             finally:
                 self.running -= 1
                 took = self.clock.time() - start
@@ -107,7 +111,8 @@ class RuleApi(Protocol):
 
 @dataclass
 class RuleScheduler:
-    """EventBridge's part: fire each polling rule's target every minute while the rule exists."""
+    """EventBridge's part: fire each polling rule's target every ``period`` seconds (the handler's
+    ``rate(1 minute)``) while the rule exists."""
 
     clock: VirtualClock
     events: RuleApi
@@ -117,6 +122,7 @@ class RuleScheduler:
     scheduled: set[str] = field(default_factory=set)
     fired: int = 0
     peak_rules: int = 0
+    period: float = field(default_factory=poll_period_seconds)
 
     def notice_new_rules(self) -> None:
         """Called after every invocation: a rule created then first fires one period later."""
@@ -125,7 +131,7 @@ class RuleScheduler:
         for name in sorted(names - self.scheduled):
             self.scheduled.add(name)
             self.timeline.add(self.clock.time(), "eventbridge", name, "rule created", "rate(1 minute)")
-            self.clock.call_later(POLL_RATE_SECONDS, lambda n=name: self._fire(n))  # type: ignore[misc]
+            self.clock.call_later(self.period, lambda n=name: self._fire(n))  # type: ignore[misc]
 
     def rule_names(self) -> set[str]:
         names: set[str] = set()
@@ -147,7 +153,7 @@ class RuleScheduler:
             self.fired += 1
             event = json.loads(target["Input"])
             self.function.invoke(event, "EventBridge poll", event.get("LogicalResourceId", name))
-        self.clock.call_later(POLL_RATE_SECONDS, lambda: self._fire(name))
+        self.clock.call_later(self.period, lambda: self._fire(name))
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 ``Rehearsal`` starts the MediaPackage emulator, moto (EventBridge, Lambda, CloudWatch Logs) and the local
 HTTPS endpoint that receives CloudFormation responses, points unmodified boto3 at them through
-``AWS_ENDPOINT_URL_<SERVICE>``, runs the handler from the Lambda asset exactly as bundled, and plays
-CloudFormation against it. Use it from pytest::
+``AWS_ENDPOINT_URL_<SERVICE>``, runs the handler from the Lambda asset exactly as bundled (ending each
+invocation at the function's Timeout, as Lambda does), and plays CloudFormation against it. Use it from pytest::
 
     from mediapackage_harvest.rehearsal import Rehearsal, Template
 
@@ -24,14 +24,10 @@ moto Lambda function too, so a permission the handler added per polling rule wou
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import logging
-import os
 import random
-import sys
-import tempfile
 import threading
 import urllib.request
 import zipfile
@@ -39,8 +35,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import ModuleType, TracebackType
+from types import TracebackType
 from typing import Any
 
 import boto3
@@ -48,7 +43,6 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from mediapackage_harvest import spec
-from mediapackage_harvest.bundling import build_asset
 from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint
 from mediapackage_harvest.rehearsal.cloudformation import (
     CloudFormation,
@@ -57,6 +51,11 @@ from mediapackage_harvest.rehearsal.cloudformation import (
     StackResult,
 )
 from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
+from mediapackage_harvest.rehearsal.environment import environment
+from mediapackage_harvest.rehearsal.lambda_runtime import (
+    handler_seams,
+    load_handler_module,
+)
 from mediapackage_harvest.rehearsal.scenario import Scenario
 from mediapackage_harvest.rehearsal.template import Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
@@ -128,7 +127,7 @@ class Rehearsal:
         self._stack.callback(_reset_moto, moto_url)
         self.endpoint = self._stack.enter_context(CloudFormationEndpoint())
         self._stack.enter_context(
-            _environment(
+            environment(
                 {
                     **_FAKE_CREDENTIALS,
                     "AWS_REGION": "us-east-1",
@@ -145,9 +144,9 @@ class Rehearsal:
         self.events = boto3.client("events", region_name="us-east-1", endpoint_url=moto_url)
         self.lambda_ = boto3.client("lambda", region_name="us-east-1", endpoint_url=moto_url)
         self._iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto_url)
-        self._function_environment = self._stack.enter_context(_environment({}))
+        self._function_environment = self._stack.enter_context(environment({}))
         self._handler_module = load_handler_module()
-        self._stack.enter_context(_handler_using(self._handler_module, self.clock))
+        self._stack.enter_context(handler_seams(self.clock))
         return self
 
     def __exit__(
@@ -279,7 +278,6 @@ def _end_time(properties: dict[str, Any]) -> str:
     return str(schedule["EndTime"] if isinstance(schedule, dict) else properties[spec.V1_END])
 
 
-_handler_module: ModuleType | None = None
 _moto: ThreadedMotoServer | None = None
 _moto_lock = threading.Lock()
 
@@ -296,47 +294,6 @@ def shared_moto_url() -> str:
         return "http://{}:{}".format(*_moto.get_host_and_port())
 
 
-def load_handler_module() -> ModuleType:
-    """The handler as the Lambda asset bundles it (built once per process into a temporary folder)."""
-    global _handler_module
-    if _handler_module is None:
-        asset = Path(tempfile.mkdtemp(prefix="harvest-asset-"))
-        build_asset(asset)
-        sys.path.insert(0, str(asset))
-        _handler_module = importlib.import_module("index")
-    return _handler_module
-
-
-class _Environment:
-    """Changes to ``os.environ`` that are undone when the context ends (set more with :meth:`update`)."""
-
-    def __init__(self) -> None:
-        self._saved: dict[str, str | None] = {}
-
-    def update(self, values: Mapping[str, str]) -> None:
-        for key in values:
-            self._saved.setdefault(key, os.environ.get(key))
-        os.environ.update(values)
-
-    def restore(self) -> None:
-        for key, value in self._saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved.clear()
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[_Environment]:
-    environment = _Environment()
-    environment.update(values)
-    try:
-        yield environment
-    finally:
-        environment.restore()
-
-
 @contextmanager
 def _seeded_random(seed: int) -> Iterator[None]:
     """botocore's retry jitter draws from ``random``: seeded, its waits are the same on every run."""
@@ -350,22 +307,6 @@ def _seeded_random(seed: int) -> Iterator[None]:
 
 def _reset_moto(url: str) -> None:
     urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
-
-
-@contextmanager
-def _handler_using(module: ModuleType, clock: VirtualClock) -> Iterator[None]:
-    """Point the handler at the virtual clock and fresh clients (the endpoints change per rehearsal)."""
-    handler_clock = importlib.import_module("handler_clock")
-    handler_clock.use(clock)
-    reset = getattr(module, "reset_clients", None)
-    if reset:
-        reset()
-    try:
-        yield
-    finally:
-        handler_clock.use(handler_clock.SystemClock())
-        if reset:
-            reset()
 
 
 def _split(kind: str, detail: str) -> tuple[str, str, str]:

@@ -1,22 +1,17 @@
-"""Answering CloudFormation: retries of the response PUT, the body's limits, the logs (never the ResponseURL),
-and the crhelper traps that concern the process (timer, root logger, clients at import)."""
+"""Answering CloudFormation (``harvest_handler.cfn_response``): retries of the response PUT, the body's limits, the
+logs (never the ResponseURL)."""
 
 from __future__ import annotations
 
 import io
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from cfn_response import MAX_BODY_BYTES, fit_reason, response_body
-from harvest_logging import logger
-from tests.handler.fakes import INLINE_CHECKS, START, Harness, job_arn, with_properties
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harvest_handler.cfn_response import MAX_BODY_BYTES, fit_reason, response_body
+from harvest_handler.logs import logger
+from tests.handler.fakes import INLINE_CHECKS, Harness, job_arn, with_properties
 
 
 def quick_create(harness: Harness) -> dict[str, object]:
@@ -146,32 +141,6 @@ def test_the_response_url_never_reaches_a_log_even_at_debug(
     assert f'"job_name":"{name}"' in lines and f'"request_id":"{event["RequestId"]}"' in lines  # keys appended
     captured = [lines, caplog.text, *(repr(vars(record)) for record in caplog.records)]
     assert not [text for text in captured if secret in text or "X-Amz-Signature" in text]
-
-
-def test_crhelpers_timeout_timer_runs_on_the_handler_clock(harness: Harness) -> None:
-    event = quick_create(harness)
-
-    harness.invoke(event, timeout=120)
-
-    (timer,) = harness.clock.timers
-    assert timer.due == START + 120 - 0.5
-    assert timer.cancelled and not timer.fired
-
-
-def test_the_root_logger_is_left_alone(harness: Harness) -> None:
-    root = logging.getLogger()
-    before = (root.level, list(root.handlers), [handler.formatter for handler in root.handlers])
-    event = quick_create(harness)
-
-    harness.invoke(event)
-
-    assert (root.level, list(root.handlers), [handler.formatter for handler in root.handlers]) == before
-
-
-def test_importing_the_handler_builds_no_client() -> None:
-    code = "import boto3, index; assert boto3.DEFAULT_SESSION is None, 'a client was built at import'"
-    paths = os.pathsep.join([os.path.join(REPO, "lambda"), os.path.join(REPO, "constructs")])
-    subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": paths}, check=True)
 
 
 def test_failed_responses_carry_the_job_arn_for_the_rollback(harness: Harness) -> None:

@@ -5,8 +5,9 @@ needs none. Tests and the deploy rehearsal hand in their own clients (a botocore
 with :func:`use`; :func:`reset` drops the cached ones so the next call rebuilds them (new endpoints, new
 environment).
 
-Throttling and InternalServer errors are retried by botocore's standard mode, whose backoff waits on the
-handler clock (see :func:`pace_retries_on_clock`), so the rehearsal's virtual time sees those waits too.
+Throttling and InternalServer errors are retried by botocore's standard retry mode, configured the documented
+way (``Config(retries=...)``). The deploy rehearsal paces those retries on its virtual clock by hooking the
+clients its own factory builds; production clients are plain.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
-from botocore.retries import standard
-
-import handler_clock
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -32,34 +30,8 @@ RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_t
 
 
 def build_client(service_name: str) -> Any:
-    """A boto3 client for the function's own region, with standard retries paced on the handler clock."""
-    client = boto3.client(service_name, region_name=os.environ.get("AWS_REGION"), config=RETRY_CONFIG)  # type: ignore[call-overload]
-    pace_retries_on_clock(client)
-    return client
-
-
-def pace_retries_on_clock(client: Any) -> None:
-    """Make botocore's retry backoff wait on ``handler_clock.current`` instead of ``time.sleep``.
-
-    botocore's endpoint sleeps for whatever delay its ``needs-retry`` handler returns. The standard-mode handler
-    (registered by botocore under the unique id ``retry-config-<service>``) is registered again behind a wrapper
-    that waits the delay on the handler clock and hands the endpoint 0 s. Retry decisions, quota and backoff
-    stay botocore's own.
-    """
-    service = client.meta.service_model.service_id.hyphenize()
-    event, unique_id = f"needs-retry.{service}", f"retry-config-{service}"
-    client.meta.events.unregister(event, unique_id=unique_id)
-    retry = standard.register_retry_handler(client, max_attempts=client.meta.config.retries.get("total_max_attempts"))
-    client.meta.events.unregister(event, unique_id=unique_id)
-
-    def needs_retry(**kwargs: Any) -> float | None:
-        delay = retry.needs_retry(**kwargs)
-        if delay is None:
-            return None
-        handler_clock.current.sleep(delay)
-        return 0.0
-
-    client.meta.events.register(event, needs_retry, unique_id=f"clock-paced-{unique_id}")
+    """A boto3 client for the function's own region, with botocore's standard retries."""
+    return boto3.client(service_name, region_name=os.environ.get("AWS_REGION"), config=RETRY_CONFIG)  # type: ignore[call-overload]
 
 
 _factory: ClientFactory = build_client

@@ -1,8 +1,9 @@
 """What a harvest-job custom resource does on Create, Update, Delete and each poll, whatever the service flavour.
 
 The rules live here once; the service's API lives behind :class:`HarvestService` (MediaPackage v2 in
-:mod:`mediapackage_v2`, MediaPackage v1 in :mod:`mediapackage_v1`, which cannot cancel or delete a job).
-Each dispatcher returns an Outcome that :mod:`safe_crhelper` answers or hands over to polling.
+:mod:`harvest_handler.mediapackage_v2`, MediaPackage v1 in :mod:`harvest_handler.mediapackage_v1`, which cannot
+cancel or delete a job). Each dispatcher returns an Outcome that :mod:`harvest_handler.crhelper_resource` answers
+or hands over to polling.
 
 Timing: a job is watched inline for about 45 s (checks 2 s apart, growing to 5 s), so one that ends within 40 s
 is answered within 5 s of ending; after that EventBridge polls once a minute. The deadline is the request's start
@@ -26,11 +27,19 @@ from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource
     CloudFormationCustomResourceEvent,
 )
 
-import handler_clock
-from cfn_response import cause_of, reason
-from harvest_logging import logger
+from harvest_handler import clock as handler_clock
+from harvest_handler.cfn_response import cause_of, reason
+from harvest_handler.crhelper_resource import (
+    POLL_PERIOD_SECONDS,
+    STATE_KEY,
+    Failed,
+    InProgress,
+    LambdaContext,
+    Outcome,
+    Succeeded,
+)
+from harvest_handler.logs import logger
 from mediapackage_harvest import spec
-from safe_crhelper import POLL_PERIOD_SECONDS, STATE_KEY, Failed, InProgress, LambdaContext, Outcome, Succeeded
 
 INLINE_WATCH_SECONDS = 45.0
 DEADLINE_MARGIN_SECONDS = 30.0  # CloudFormation gives up at start + Timeout: cancel and answer before that

@@ -1,30 +1,48 @@
-"""crhelper's CfnResource with its traps closed, and the Outcome its registered functions return.
+"""crhelper's CfnResource used as a library: its own flow and decorators, with its known traps closed, and the
+Outcome its registered functions return.
 
-Pinned to crhelper 2.0.12 (requirements pin it; the bundler vendors that copy): this subclass overrides private
-methods, so an upgrade must re-read them. What 2.0.12 does, and what this class does instead:
+Tested with crhelper 2.0.12 (the wheel accepts ``>=2.0.12,<2.1``). What is kept: ``__call__``, ``_crhelper_init``,
+the decorators (``create``, ``update``, ``delete``, ``poll_create``, ``poll_update``, ``poll_delete``),
+``_get_func``, ``_poll_enabled``, ``_cfn_response``, ``_remove_targets``, ``_delete_rule``, ``init_failure``.
+crhelper's ``_setup_polling``, ``_put_targets`` and ``_remove_polling`` are reached only from the replaced
+``_polling_init``: the hand-over writes its own target (:meth:`SafeCfnResource._point_rule`: the event without
+ResourceProperties plus the poll state, checked against EventBridge's 8192-character Input cap, never logged;
+crhelper's logs the whole event at DEBUG). ``__init__`` is called with arguments that avoid its traps:
+``polling_interval=1`` (a minute, not two), ``sleep_on_delete=0`` (no 120 s sleep before a Delete's answer),
+``log_level`` the root logger's own level and ``boto_level`` at least INFO (crhelper sets both; the root logger
+stays as it was, botocore's DEBUG request log, which holds the ResponseURL in a poll target's Input, stays off). The
+crhelper logger is held at INFO (:func:`~harvest_handler.logs.quiet_libraries`), so ``__call__``'s DEBUG log of the
+event never appears.
 
-- ``__init__`` builds lambda, events and logs clients (at import, in the usual module-level pattern) and
-  reconfigures the root logger: here nothing is built and no logger is reconfigured; the events client comes
-  from :mod:`aws_clients` on first use.
-- ``__call__`` logs the whole event at DEBUG (the ResponseURL is a bearer credential) and never answers when
-  AWS_SAM_LOCAL is set: the same flow without either.
-- ``_polling_init`` hands every first invocation over to EventBridge, even one that already finished, and removes
-  the rule before answering (an answer that then fails is never retried, and CloudFormation waits an hour): here
-  a function returns an :data:`Outcome`, only :class:`InProgress` hands over, and the rule goes only once the
-  answer has landed (see "Exactly one answer" below).
-- ``_put_rule`` names the rule LogicalResourceId + 8 random characters (over EventBridge's 64 for long ids, a
-  second rule on redelivery, no fixed prefix to grant on): here ``<prefix>-<16 hex of stack/logical/request>``.
-- ``_add_permission`` adds a Lambda permission per rule (the policy fills up at 20 KB; the construct grants
-  ``rule/<prefix>*`` once): a no-op here, as is ``_remove_permission``.
-- ``_put_targets`` sends (and logs) the whole event, ResourceProperties included, as the target Input, which
-  EventBridge caps at 8192 characters: here the event without properties, plus the poll state, checked first.
-- ``_set_timeout`` uses threading.Timer: here ``handler_clock.current.call_later``.
-- ``_send`` keeps the last 240 characters of a long Reason behind a prefix, never bounds the body, puts internal
-  keys in Data, and ``utils._send_response`` counts 5xx as delivered and sleeps with time.sleep: here
-  :mod:`cfn_response`.
-- ``_wait_for_cwlogs`` sleeps up to ``sleep_on_delete`` (120 s) before answering a Delete: no wait here.
-- ``generate_physical_id`` is random: here ``failed-create:<LogicalResourceId>:<RequestId>``, the same on
-  redelivery and never taken for a job ARN.
+What is replaced, and why (docs/design.md keeps the same list):
+
+- ``_set_timeout``: crhelper's ``threading.Timer`` runs on wall-clock time; here the timer runs on
+  ``harvest_handler.clock`` (the rehearsal's virtual time, Lambda's end of an invocation) and answers with a
+  Reason that names the job.
+- ``_wrap_function``: a function may return an :data:`Outcome` (or, crhelper's contract, a physical id or None);
+  a poll first checks that its request is still unanswered (its rule exists), or delivers a stored answer, or
+  only retires its rule (see "Exactly one answer" below).
+- ``_polling_init``: crhelper hands every first invocation over to EventBridge, even one that already finished,
+  and removes the rule before answering (an answer that then fails is never retried, and CloudFormation waits an
+  hour): here only :class:`InProgress` hands over, and the rule goes only once the answer has landed.
+- ``_put_rule``: crhelper names the rule LogicalResourceId + 8 random characters (over EventBridge's 64 for long
+  ids, a second rule on redelivery, no fixed prefix to grant on): here ``<prefix>-<16 hex of
+  stack/logical/request>``.
+- ``_add_permission`` / ``_remove_permission``: crhelper adds a Lambda permission per rule (the function's policy
+  fills up at 20 KB); the construct grants ``rule/<prefix>*`` once, so both are no-ops.
+- ``_send``: crhelper keeps the last 240 characters of a long Reason, never bounds the body, puts internal keys
+  in Data, and its ``_send_response`` counts 5xx as delivered and sleeps with ``time.sleep``: here
+  :mod:`~harvest_handler.cfn_response`, once per invocation, and an answer that did not land waits on the rule.
+- ``generate_physical_id``: crhelper's is random: here ``failed-create:<LogicalResourceId>:<RequestId>``, the
+  same on redelivery and never taken for a job ARN.
+- ``_events_client``: crhelper builds its own in ``__init__``; the one used is :mod:`~harvest_handler.aws_clients`'
+  (built on first use, botocore's standard retries, replaceable by tests and the rehearsal).
+
+crhelper's ``__init__`` also builds lambda, events and logs clients (about 60 ms, the first ones much more): it
+runs once per process, on the first invocation (never at import), and each invocation works on its own copy
+(:meth:`SafeCfnResource.for_invocation`), because crhelper keeps the request on the instance and the deploy
+rehearsal runs several invocations at once in one process. Under ``AWS_SAM_LOCAL`` crhelper's own local mode
+applies (no polling, no answer for polled request types).
 
 Exactly one answer per request, and never none, with EventBridge and Lambda delivering at least once:
 
@@ -39,30 +57,29 @@ Exactly one answer per request, and never none, with EventBridge and Lambda deli
 
 A request delivered twice while both deliveries watch a job inline (no rule yet) can still be answered twice, with
 the same body: nothing tells one delivery of the other.
-
-Use one instance per invocation: crhelper keeps the request on the instance, and the deploy rehearsal runs
-several invocations at once in one process.
 """
 
 from __future__ import annotations
 
 import contextvars
+import copy
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from botocore.exceptions import ClientError
 from crhelper import FAILED, SUCCESS, CfnResource
 
-import aws_clients
-import handler_clock
-from cfn_response import cause_of, fit_reason, put_response, reason, response_body
-from harvest_logging import logger, quiet_libraries
+from harvest_handler import aws_clients, cfn_response
+from harvest_handler import clock as handler_clock
+from harvest_handler.cfn_response import cause_of, fit_reason, put_response, reason, response_body
+from harvest_handler.logs import logger, quiet_libraries
 
 POLL_PERIOD_SECONDS = 60.0  # rate(1 minute), crhelper's polling_interval=1
 POLL_FLAG, RULE_KEY, STATE_KEY = "CrHelperPoll", "CrHelperRule", "CrHelperData"  # crhelper's event keys
@@ -154,96 +171,96 @@ class PollingError(RuntimeError):
     """EventBridge polling cannot be set up (configuration or size); the request fails with this message."""
 
 
+_prototypes: dict[tuple[type[SafeCfnResource], str], SafeCfnResource] = {}
+_prototypes_lock = threading.Lock()
+
+
 class SafeCfnResource(CfnResource):
     """See the module docstring. ``rule_prefix_env`` names the environment variable holding the rule prefix.
 
-    Register the functions with :meth:`register` (crhelper's decorators are typed for its own return values).
+    Register functions with crhelper's decorators (``@resource.create``, ``@resource.poll_create``, ...) or with
+    :meth:`register`; get one instance per invocation from :meth:`for_invocation`.
     """
 
-    def __init__(self, *, rule_prefix_env: str) -> None:
-        # crhelper 2.0.12's __init__ state, without its clients and logging set-up (deliberately no super()).
-        self._create_func: Function | None = None
-        self._update_func: Function | None = None
-        self._delete_func: Function | None = None
-        self._poll_create_func: Function | None = None
-        self._poll_update_func: Function | None = None
-        self._poll_delete_func: Function | None = None
-        self._timer: handler_clock.Timer | None = None
-        self._init_failed: Exception | None = None
-        self._send_response = False
-        self._polling_interval = 1
-        self._sleep_on_delete = 0
-        self._ssl_verify = None
-        self._sam_local = None
-        self.Status = ""
-        self.Reason = ""
-        self.PhysicalResourceId = ""
-        self.StackId = ""
-        self.RequestId = ""
-        self.LogicalResourceId = ""
-        self.RequestType = ""
-        self.Data: dict[str, Any] = {}
-        self.NoEcho = False
-        self._event: dict[str, Any] = {}
-        self._context: LambdaContext | None = None
-        self._response_url = ""
-        # This class's own state.
+    # crhelper's own state and helpers that this class reads (its type stubs leave them out).
+    _event: dict[str, Any]
+    _context: LambdaContext | None
+    _response_url: str
+    _polling_interval: int
+    _sleep_on_delete: int
+    _init_failed: Exception | None
+    _log_level: str
+    _boto_level: str
+    RequestType: str
+    _poll_enabled: Callable[[], Function | None]
+    _remove_targets: Callable[[str], None]
+    _delete_rule: Callable[[str], None]
+
+    def __init__(self, *, rule_prefix_env: str, polling_interval: int = 1, sleep_on_delete: int = 0) -> None:
+        log_level, boto_level = _log_levels()
+        super().__init__(
+            log_level=log_level,
+            boto_level=boto_level,
+            polling_interval=polling_interval,
+            sleep_on_delete=sleep_on_delete,
+        )
         self._rule_prefix_env = rule_prefix_env
+        self._start_invocation()
+
+    @classmethod
+    def for_invocation(cls, *, rule_prefix_env: str) -> SafeCfnResource:
+        """A fresh instance for one invocation: a copy of the process's one crhelper instance of this class,
+        built on first use (crhelper's ``__init__`` builds three boto3 clients; an init that failed is not kept)."""
+        with _prototypes_lock:
+            prototype = _prototypes.get((cls, rule_prefix_env))
+            if prototype is None:
+                prototype = cls(rule_prefix_env=rule_prefix_env)
+                if prototype._init_failed is None:
+                    _prototypes[(cls, rule_prefix_env)] = prototype
+        resource = copy.copy(prototype)
+        resource._start_invocation()
+        return resource
+
+    def _start_invocation(self) -> None:
+        """This class's own per-invocation state (crhelper's is reset by its ``_crhelper_init``), and crhelper's
+        logging levels as of now (its ``_log_setup`` applies them on every call)."""
+        self._log_level, self._boto_level = _log_levels()
+        quiet_libraries()
         self._outcome: Outcome | Answer | _Skip | None = None
         self._created_rule = ""
         self._failure_id = ""
         self._responded = False
         self._send_lock = threading.Lock()
-        quiet_libraries()
 
     def register(self, *, create: Function, update: Function, delete: Function, poll: Function) -> None:
-        """The function per request type, and the one that polls a Create or Update until it finishes."""
-        self._create_func, self._update_func, self._delete_func = create, update, delete
-        self._poll_create_func = self._poll_update_func = poll
+        """The function per request type, and the one that polls a Create or Update until it finishes (through
+        crhelper's decorators)."""
+        # crhelper's stubs type a function as returning the physical id; an Outcome is understood here too.
+        self.create(cast(Any, create))
+        self.update(cast(Any, update))
+        self.delete(cast(Any, delete))
+        self.poll_create(cast(Any, poll))
+        self.poll_update(cast(Any, poll))
 
     def set_failure_physical_id(self, physical_id: str) -> None:
         """From now on a FAILED answer (error, timeout) carries ``physical_id``, so a rollback finds the job."""
         self._failure_id = physical_id
 
-    # crhelper's flow --------------------------------------------------------------------------------------
-    def __call__(self, event: dict[str, Any], context: LambdaContext) -> None:
-        """crhelper 2.0.12's ``__call__`` without logging the event and without the SAM-local branch; what comes
-        after the function is :meth:`_conclude` (answer, or hand over, or nothing)."""
-        try:
-            if not self._crhelper()._crhelper_init(event, context):
-                return
-            self._conclude()
-        except Exception as error:
-            logger.exception("Custom resource request failed")
-            self._send(FAILED, reason(self._subject(), cause_of(error)))
-        finally:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-
-    def _crhelper(self) -> Any:
-        """crhelper 2.0.12's own private methods (its type stubs leave them out)."""
-        return super()
-
-    def _log_setup(self, event: dict[str, Any], context: LambdaContext) -> None:
-        """No-op: crhelper's version reconfigures the root logger; logging belongs to harvest_logging."""
-
+    # Replaced parts of crhelper's flow ---------------------------------------------------------------------
     def _set_timeout(self) -> None:
         """crhelper's "about to time out" answer, on the handler clock, with this invocation's log keys."""
         assert self._context is not None
         seconds = self._context.get_remaining_time_in_millis() / 1000 - TIMEOUT_MARGIN_SECONDS
         run_in_context = contextvars.copy_context().run
-        self._timer = handler_clock.current.call_later(seconds, lambda: run_in_context(self._timeout))
+        self._timer = handler_clock.current.call_later(seconds, lambda: run_in_context(self._time_out))
 
-    def _timeout(self) -> None:
+    def _time_out(self) -> None:
         logger.error("Lambda time nearly out before the request finished; answering FAILED")
-        cause = "the handler ran out of Lambda time before the request finished (see the function's log)"
-        self._send(FAILED, reason(self._subject(), cause))
+        self._send(FAILED, "the handler ran out of Lambda time before the request finished (see the function's log)")
 
-    def _wrap_function(self, func: Function | None) -> None:
+    def _wrap_function(self, func: Callable[..., Any] | None) -> None:
         """Run the registered function, unless the event says otherwise (a stale poll, an answer poll, a retire
         poll); its Outcome (or exception) sets what is answered."""
-        self.Data = {}
         assert self._context is not None
         event = self._event
         poll = POLL_FLAG in event
@@ -257,7 +274,8 @@ class SafeCfnResource(CfnResource):
             self._outcome = Answer(**event[ANSWER_KEY])
             return
         try:
-            outcome = func(event, self._context) if func else Failed(f"No function for {self.RequestType}")
+            result = func(event, self._context) if func else Failed(f"No function for {self.RequestType}")
+            outcome = result if isinstance(result, Succeeded | Failed | InProgress) else self._as_outcome(result)
         except Exception as error:
             logger.exception("Custom resource function failed")
             outcome = Failed(reason(self._subject(), cause_of(error)))
@@ -270,8 +288,28 @@ class SafeCfnResource(CfnResource):
         elif outcome.physical_id:
             self._failure_id = outcome.physical_id
 
+    def _as_outcome(self, physical_id: object) -> Outcome:
+        """crhelper's contract: a function returns the physical id (a poll: None while not finished) and sets
+        ``Data``; a first invocation with a poll function hands over to polling, Data as its state."""
+        data = {str(key): value for key, value in self.Data.items()}
+        if POLL_FLAG in self._event:
+            return Succeeded(str(physical_id), data) if physical_id else InProgress(data)
+        if self._poll_enabled():
+            return InProgress(data, str(physical_id) if physical_id else None)
+        return Succeeded(str(physical_id or self._event.get("PhysicalResourceId") or ""), data)
+
+    def _polling_init(self, event: dict[str, Any]) -> None:
+        """After the function of a polled request type: answer, hand over to (or refresh) polling, or nothing.
+        Errors end as PollingError, whose message is the Reason crhelper's ``__call__`` answers with."""
+        try:
+            self._conclude()
+        except Exception as error:
+            logger.exception("Custom resource request failed")
+            if isinstance(error, PollingError):
+                raise
+            raise PollingError(cause_of(error)) from error
+
     def _conclude(self) -> None:
-        """After the function: answer, hand over to (or refresh) polling, or nothing."""
         outcome, event = self._outcome, self._event
         if outcome is RETIRE:
             self._retire(str(event[RULE_KEY]))
@@ -281,14 +319,11 @@ class SafeCfnResource(CfnResource):
             self._deliver(outcome)
         elif isinstance(outcome, InProgress):
             if POLL_FLAG not in event:
-                self._setup_polling()
+                self._hand_over()
             elif dict(outcome.state) != event.get(STATE_KEY):
-                self._put_targets(str(event[RULE_KEY]), {STATE_KEY: dict(outcome.state)})
+                self._point_rule(str(event[RULE_KEY]), {STATE_KEY: dict(outcome.state)})
         else:
             self._send()
-
-    def _wait_for_cwlogs(self, sleep: object = None) -> None:
-        """No-op: crhelper sleeps before every Delete's answer so its logs reach CloudWatch; Lambda flushes them."""
 
     def generate_physical_id(self, event: Mapping[str, Any]) -> str:
         """The id of a resource whose create failed before a job existed: stable, and not a job ARN."""
@@ -302,13 +337,13 @@ class SafeCfnResource(CfnResource):
         return f"Resource {self.LogicalResourceId}"
 
     # Polling -----------------------------------------------------------------------------------------------
-    def _setup_polling(self) -> None:
+    def _hand_over(self) -> None:
         """Create this request's rule and point it at the function; a rule left half-made goes with the FAILED
         answer that follows (see :meth:`_deliver`)."""
         assert isinstance(self._outcome, InProgress)
         try:
             rule_arn = self._put_rule()
-            self._put_targets(rule_arn, {STATE_KEY: dict(self._outcome.state)})
+            self._point_rule(rule_arn, {STATE_KEY: dict(self._outcome.state)})
         except PollingError:
             raise
         except Exception as error:
@@ -327,16 +362,17 @@ class SafeCfnResource(CfnResource):
         return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:RULE_HASH_CHARS]}"
 
     def _put_rule(self) -> str:
+        unit = "minute" if self._polling_interval == 1 else "minutes"
         response = self._events_client.put_rule(
             Name=self.poll_rule_name(),
-            ScheduleExpression="rate(1 minute)",
+            ScheduleExpression=f"rate({self._polling_interval} {unit})",
             State="ENABLED",
             Description=f"Polls custom resource {self.LogicalResourceId}"[:512],
         )
         self._created_rule = str(response["RuleArn"])
         return self._created_rule
 
-    def _put_targets(self, rule_arn: str, extra: Mapping[str, Any]) -> None:
+    def _point_rule(self, rule_arn: str, extra: Mapping[str, Any]) -> None:
         """Point the rule at this function with the poll Input: the event minus properties, plus ``extra`` (the
         poll state, an answer to deliver, or the retire mark)."""
         poll_event = {key: self._event[key] for key in POLL_EVENT_KEYS if key in self._event}
@@ -368,7 +404,7 @@ class SafeCfnResource(CfnResource):
     def _remove_rule(self, rule_arn: str) -> None:
         """Remove the target, then the rule, and see it gone; raises while it is still there."""
         name = _rule_name(rule_arn)
-        for step in (self._crhelper()._remove_targets, self._crhelper()._delete_rule):
+        for step in (self._remove_targets, self._delete_rule):
             try:
                 step(rule_arn)
             except ClientError as error:
@@ -395,7 +431,7 @@ class SafeCfnResource(CfnResource):
             return
         logger.warning("Polling rule not removed; its next poll tries again", extra={"problem": problem})
         try:
-            self._put_targets(rule_arn, {RETIRE_KEY: True})
+            self._point_rule(rule_arn, {RETIRE_KEY: True})
         except Exception as error:
             logger.error("Polling rule neither removed nor marked to retire", extra={"problem": cause_of(error)})
 
@@ -408,8 +444,12 @@ class SafeCfnResource(CfnResource):
 
     @property
     def _events_client(self) -> Any:
-        """crhelper's ``_remove_targets``/``_delete_rule`` read this; built on first use, in aws_clients."""
+        """crhelper's ``_remove_targets``/``_delete_rule`` read this: aws_clients' client, built on first use."""
         return aws_clients.events()
+
+    @_events_client.setter
+    def _events_client(self, crhelpers_own: Any) -> None:
+        """crhelper's ``__init__`` assigns the client it built; aws_clients' is the one used."""
 
     def _function_arn(self) -> str:
         """This function's unqualified ARN (the construct's permission names the function, not a version)."""
@@ -418,7 +458,8 @@ class SafeCfnResource(CfnResource):
 
     # Answering ---------------------------------------------------------------------------------------------
     def _send(self, status: str | None = None, reason: str = "", send_response: object = None) -> None:
-        """crhelper's answer (``status`` and ``reason`` override the function's), through :meth:`_deliver`."""
+        """crhelper's answer, through :meth:`_deliver`; ``status`` and ``reason`` (a cause: an error's text, the
+        timeout) override the function's, the reason then naming the job or resource."""
         final_status = status or self.Status
         physical_id = str(
             self.PhysicalResourceId
@@ -431,7 +472,8 @@ class SafeCfnResource(CfnResource):
             for key, value in self.Data.items()
             if final_status == SUCCESS and not key.startswith("CrHelper") and key != "PhysicalResourceId"
         }
-        self._deliver(Answer(final_status, reason if status else self.Reason, physical_id, data))
+        text = cfn_response.reason(self._subject(), reason) if status else self.Reason
+        self._deliver(Answer(final_status, text, physical_id, data))
 
     def _deliver(self, answer: Answer) -> None:
         """Answer once per invocation (the timeout timer and the flow may race); then remove the request's rule,
@@ -466,7 +508,7 @@ class SafeCfnResource(CfnResource):
             return
         try:
             rule_arn = rule_arn or self._put_rule()
-            self._put_targets(rule_arn, {ANSWER_KEY: dict(vars(answer), Data=dict(answer.Data))})
+            self._point_rule(rule_arn, {ANSWER_KEY: dict(vars(answer), Data=dict(answer.Data))})
         except Exception as error:
             logger.error("Answer neither delivered nor left for a poll", extra={"problem": cause_of(error)})
             return
@@ -479,6 +521,15 @@ class SafeCfnResource(CfnResource):
             return now + ANSWER_TRY_SECONDS
         remaining = self._context.get_remaining_time_in_millis() / 1000 - TIMEOUT_MARGIN_SECONDS
         return now + min(ANSWER_TRY_SECONDS, remaining)
+
+
+def _log_levels() -> tuple[str, str]:
+    """crhelper's ``log_level`` and ``boto_level``: crhelper sets the root logger to the first (here the level it
+    already has) and botocore, boto3, urllib3 to the second (never below INFO: botocore's DEBUG request log would
+    show the ResponseURL inside a poll target's Input)."""
+    root = logging.getLevelName(logging.getLogger().level)
+    boto = logging.getLevelName(max(logging.INFO, logging.getLogger("botocore").level))
+    return str(root), str(boto)
 
 
 def _rule_name(rule_arn: str) -> str:

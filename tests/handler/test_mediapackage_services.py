@@ -1,5 +1,6 @@
-"""The handler's MediaPackage v1 adapter against the v1 emulator, through botocore: what a redelivered or clashing
-create does, since v1's CreateHarvestJob has no client token."""
+"""The handler's service adapters (``harvest_handler.mediapackage_v2`` and ``mediapackage_v1``) against their
+emulators, through botocore. The rules both flavours share run over both; v1's own (a redelivered or clashing
+create, since v1's CreateHarvestJob has no client token) run over v1."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from harvest_lifecycle import JobStatus, NameInUse
-from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator
-from mediapackage_v1 import MediaPackageV1
+from harvest_handler.lifecycle import HarvestService, JobStatus, NameInUse
+from harvest_handler.mediapackage_v1 import MediaPackageV1
+from harvest_handler.mediapackage_v2 import MediaPackageV2
+from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
 
 NOW = datetime(2026, 1, 15, 11, 0, tzinfo=UTC).timestamp()
 PROPS: dict[str, Any] = {
@@ -29,6 +31,18 @@ PROPS: dict[str, Any] = {
     "WaitForCompletion": "true",
     "Timeout": "600",
 }
+V2_PROPS: dict[str, Any] = {
+    "ChannelGroupName": "live",
+    "ChannelName": "main",
+    "OriginEndpointName": "hls",
+    "HarvestedManifests": {"HlsManifests": [{"ManifestName": "index"}]},
+    "ScheduleConfiguration": {"StartTime": "2026-01-15T10:00:00Z", "EndTime": "2026-01-15T10:30:00+00:00"},
+    "Destination": {"S3Destination": {"BucketName": "harvest-bucket", "DestinationPath": "clips/"}},
+    "WaitForCompletion": "true",
+    "Timeout": "600",
+}
+NO_RETRIES = Config(retries={"total_max_attempts": 1})
+CREDENTIALS: dict[str, Any] = {"region_name": "us-east-1", "aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
 class Clock:
@@ -52,15 +66,53 @@ def emulator(clock: Clock) -> Iterator[MediaPackageV1Emulator]:
 
 @pytest.fixture
 def service(emulator: MediaPackageV1Emulator) -> MediaPackageV1:
-    client = boto3.client(
-        "mediapackage",
-        endpoint_url=emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    client = boto3.client("mediapackage", endpoint_url=emulator.url, config=NO_RETRIES, **CREDENTIALS)
     return MediaPackageV1(lambda: client)
+
+
+@pytest.fixture
+def v2_service(clock: Clock) -> Iterator[MediaPackageV2]:
+    with MediaPackageV2Emulator(clock) as running:
+        client = boto3.client("mediapackagev2", endpoint_url=running.url, config=NO_RETRIES, **CREDENTIALS)
+        yield MediaPackageV2(lambda: client)
+
+
+@pytest.fixture(params=["v2", "v1"])
+def flavour(request: pytest.FixtureRequest) -> tuple[HarvestService, dict[str, Any]]:
+    """Each service adapter with props it accepts (the rules below hold for both)."""
+    if request.param == "v2":
+        return request.getfixturevalue("v2_service"), V2_PROPS
+    return request.getfixturevalue("service"), PROPS
+
+
+# Rules both flavours share ---------------------------------------------------------------------------------
+
+
+def test_a_redelivered_create_returns_the_same_job(flavour: tuple[HarvestService, dict[str, Any]]) -> None:
+    service, props = flavour
+    first = service.create(props, name="Clip-0123456789ab", token="token-1")
+    again = service.create(props, name="Clip-0123456789ab", token="token-1")
+    assert again.arn == first.arn and again.name == first.name == "Clip-0123456789ab"
+
+
+def test_a_created_job_is_read_back_by_its_arn_and_a_missing_one_reads_as_none(
+    flavour: tuple[HarvestService, dict[str, Any]],
+) -> None:
+    service, props = flavour
+    created = service.create(props, name="clip", token="token-2")
+    assert service.is_job_id(created.arn)
+    found = service.get(created.arn)
+    assert found is not None and found.arn == created.arn
+    assert service.get(created.arn.replace("/clip", "/gone")) is None
+
+
+def test_placeholder_ids_are_not_jobs(flavour: tuple[HarvestService, dict[str, Any]]) -> None:
+    service, _ = flavour
+    assert not service.is_job_id("failed-create:Clip:0f1e")
+    assert not service.is_job_id("")
+
+
+# MediaPackage v1's own rules -------------------------------------------------------------------------------
 
 
 def test_a_redelivered_create_finds_the_job_it_already_made(

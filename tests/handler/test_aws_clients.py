@@ -1,5 +1,6 @@
-"""botocore's standard retries, as the handler builds its clients: throttling is retried, and the backoff waits
-on the handler clock (so the rehearsal's virtual time, and this test's fake time, see it)."""
+"""botocore's standard retries, as the handler builds its clients: throttling is retried with botocore's own
+backoff; with the rehearsal's hook on a client, the backoff waits on the handler clock (so the rehearsal's virtual
+time, and this test's fake time, see it)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any
 
 import pytest
 
-import aws_clients
+from harvest_handler import aws_clients
+from harvest_handler import clock as handler_clock
+from mediapackage_harvest.rehearsal.lambda_runtime import pace_retries_on_clock
 from tests.handler.fakes import FakeClock, key
 
 
@@ -75,10 +78,30 @@ def throttling_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_Throt
     server.server_close()
 
 
+def paced_client() -> Any:
+    """A production client with the rehearsal's hook: retry backoff waits on the handler clock."""
+    client = aws_clients.build_client("mediapackagev2")
+    pace_retries_on_clock(client, lambda seconds: handler_clock.current.sleep(seconds))
+    return client
+
+
+def test_production_clients_use_botocores_documented_standard_retries(
+    clock: FakeClock, throttling_endpoint: type[_Throttling]
+) -> None:
+    throttling_endpoint.throttles = 1
+    client = aws_clients.build_client("mediapackagev2")
+
+    response = client.get_harvest_job(**key("clip"))
+
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 9}
+    assert response["ResponseMetadata"]["RetryAttempts"] == 1
+    assert clock.sleeps == []  # botocore waits its own backoff; nothing of the rehearsal's is hooked in
+
+
 def test_throttling_is_retried_with_backoff_on_the_handler_clock(
     clock: FakeClock, throttling_endpoint: type[_Throttling]
 ) -> None:
-    client = aws_clients.build_client("mediapackagev2")
+    client = paced_client()
     began = time.monotonic()
 
     response = client.get_harvest_job(**key("clip"))
@@ -92,7 +115,7 @@ def test_throttling_is_retried_with_backoff_on_the_handler_clock(
 
 def test_a_request_is_retried_eight_times_at_most(clock: FakeClock, throttling_endpoint: type[_Throttling]) -> None:
     throttling_endpoint.throttles = 100
-    client = aws_clients.build_client("mediapackagev2")
+    client = paced_client()
 
     with pytest.raises(client.exceptions.ThrottlingException):
         client.get_harvest_job(**key("clip"))

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-import handler_clock
-from harvest_logging import logger
+from harvest_handler import clock as handler_clock
+from harvest_handler.logs import logger
 
 MAX_BODY_BYTES = 4096
 MAX_REASON_CHARS = 256

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-import aws_clients
-from harvest_lifecycle import Job, JobStatus, NameInUse
-from harvest_logging import logger
+from harvest_handler import aws_clients
+from harvest_handler.lifecycle import Job, JobStatus, NameInUse
+from harvest_handler.logs import logger
 from mediapackage_harvest import spec
 
 if TYPE_CHECKING:
