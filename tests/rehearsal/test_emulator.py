@@ -360,6 +360,12 @@ def test_status_follows_the_script_on_the_clock(client: Mediapackagev2Client, cl
     assert "ErrorMessage" not in got
 
 
+SENT = (  # what job_request() sends, as the call's event (the rehearsal's timeline) shows it
+    "endpoint live-group/live-channel/hls-endpoint; manifests HLS index; "
+    "window 2026-03-01T11:40:00Z to 2026-03-01T11:50:00Z; destination s3://clips-bucket/clips/one/; tags none"
+)
+
+
 def test_late_observation_reports_status_changes_at_their_scripted_times(
     emulator: MediaPackageV2Emulator, client: Mediapackagev2Client, clock: FakeClock
 ) -> None:
@@ -370,7 +376,7 @@ def test_late_observation_reports_status_changes_at_their_scripted_times(
     client.get_harvest_job(**job_key())
     assert events == [
         (0, "status", "clip-1: QUEUED"),
-        (0, "CreateHarvestJob", "clip-1: 200 QUEUED"),
+        (0, "CreateHarvestJob", f"clip-1: 200 QUEUED; sent: {SENT}"),
         (5, "status", "clip-1: IN_PROGRESS"),
         (35, "status", "clip-1: COMPLETED"),
         (600, "GetHarvestJob", "clip-1: 200 COMPLETED"),

@@ -45,6 +45,7 @@ class Call:
     job_name: str | None
     status: int
     error_code: str | None = None
+    sent: str | None = None  # what a CreateHarvestJob carried, in one line (see ``_what_was_sent``)
 
 
 EventCallback = Callable[[float, str, str], None]
@@ -120,6 +121,11 @@ class ScriptedJobsEmulator(LocalServer):
         message = fault.message or f"Scripted {fault.code} on attempt {attempt} of {fault.operation}"
         return ApiError(code, message, self.fault_fields.get(code))
 
+    def _what_was_sent(self, operation: str, params: ApiDict) -> str | None:
+        """A one-line summary of what ``operation`` carried, for the call log and the timeline; None for calls
+        whose request says nothing new (reads, lists)."""
+        return None
+
     def _scenario_operation(self, operation: str) -> str:
         """The operation name faults and throttles in the scenario use for ``operation``."""
         return self.scenario_operations.get(operation, operation)
@@ -127,7 +133,8 @@ class ScriptedJobsEmulator(LocalServer):
     # Inspection ----------------------------------------------------------------------------------------------
     def on_event(self, callback: EventCallback) -> None:
         """Call ``callback(time, kind, detail)`` for every API call (kind = operation) and status change
-        (kind = "status"); ``detail`` starts with the job name ("clip-1: IN_PROGRESS")."""
+        (kind = "status"); ``detail`` starts with the job name ("clip-1: IN_PROGRESS"). A CreateHarvestJob's
+        detail ends with what it was sent ("clip-1: 200 QUEUED; sent: endpoint ...; manifests ...")."""
         with self._lock:
             self._listeners.append(callback)
 
@@ -139,7 +146,7 @@ class ScriptedJobsEmulator(LocalServer):
             self._requests += 1
             request_id = str(uuid.UUID(int=self._requests))
             parts = urlsplit(target)
-            operation_name, job_name = "UnknownOperation", None
+            operation_name, job_name, sent = "UnknownOperation", None, None
             try:
                 operation, labels = self.api.route(method, parts.path)
                 operation_name = operation.name
@@ -147,21 +154,22 @@ class ScriptedJobsEmulator(LocalServer):
                     operation, labels, parse_qs(parts.query, keep_blank_values=True), headers, body
                 )
                 job_name = self._job_name_of(params)
+                sent = self._what_was_sent(operation_name, params)
                 self._scripted_fault(self._scenario_operation(operation_name), job_name)
                 self._throttle(self._scenario_operation(operation_name), now)
                 self.api.check(operation, params)
                 output = self._handlers[operation_name](params, now)
                 response = self.api.encode(operation, output, request_id)
                 job_name = job_name or output.get(self.name_member)
-                self._record(Call(now, operation_name, job_name, response.status), output.get("Status"))
+                self._record(Call(now, operation_name, job_name, response.status, sent=sent), output.get("Status"))
             except ApiError as error:
                 response = self.api.encode_error(error, request_id)
-                self._record(Call(now, operation_name, job_name, response.status, error.code), None)
+                self._record(Call(now, operation_name, job_name, response.status, error.code, sent), None)
             except Exception as bug:  # answered like the service's 500, kept for the test that caused it
                 self.internal_errors.append(bug)
                 internal = ApiError(self.internal_code, f"Emulator error: {bug!r}")
                 response = self.api.encode_error(internal, request_id)
-                self._record(Call(now, operation_name, job_name, response.status, internal.code), None)
+                self._record(Call(now, operation_name, job_name, response.status, internal.code, sent), None)
             return response
 
     def _record(self, call: Call, note: object) -> None:
@@ -169,6 +177,8 @@ class ScriptedJobsEmulator(LocalServer):
         detail = f"{call.status} {call.error_code}" if call.error_code else f"{call.status}"
         if isinstance(note, str):
             detail += f" {note}"
+        if call.sent:
+            detail += f"; sent: {call.sent}"
         self._emit(call.at, call.operation, f"{call.job_name or '*'}: {detail}")
 
     def _emit(self, at: float, kind: str, detail: str) -> None:

@@ -126,6 +126,21 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
     def _job_records(self) -> Iterable[ScriptedJob]:
         return self._jobs.values()
 
+    def _what_was_sent(self, operation: str, params: ApiDict) -> str | None:
+        """CreateHarvestJob's request in one line: endpoint, window (as sent), destination and role. v1 jobs
+        have no manifest list (the endpoint's manifest goes to ManifestKey) and no tags."""
+        if operation != "CreateHarvestJob":
+            return None
+        s3 = params.get("S3Destination", {})
+        return "; ".join(
+            [
+                f"endpoint {params.get('OriginEndpointId', '?')}",
+                f"window {params.get('StartTime', '?')} to {params.get('EndTime', '?')}",
+                f"destination s3://{s3.get('BucketName', '?')}/{s3.get('ManifestKey', '')}",
+                f"role {s3.get('RoleArn', '?')}",
+            ]
+        )
+
     def channel_of(self, endpoint: str) -> str:
         return self.channels.get(endpoint, f"{endpoint}-channel")
 

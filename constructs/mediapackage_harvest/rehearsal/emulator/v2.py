@@ -149,6 +149,9 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
     def _job_records(self) -> Iterable[ScriptedJob]:
         return self._jobs.values()
 
+    def _what_was_sent(self, operation: str, params: ApiDict) -> str | None:
+        return _create_summary(params) if operation == "CreateHarvestJob" else None
+
     def _job_name_of(self, params: ApiDict) -> str | None:
         if params.get("HarvestJobName"):
             return str(params["HarvestJobName"])
@@ -342,3 +345,34 @@ def _tag_problems(key: str, value: str) -> list[str]:
     if len(value) > TAG_VALUE_MAX:
         problems.append(f"value must have at most {TAG_VALUE_MAX} characters")
     return problems
+
+
+_MANIFEST_LABELS = {"HlsManifests": "HLS", "DashManifests": "DASH", "LowLatencyHlsManifests": "LL-HLS"}
+
+
+def _create_summary(params: ApiDict) -> str:
+    """CreateHarvestJob's request in one line: endpoint, manifests, window, destination, tags (what a person
+    checks against the stack's props). Members may be missing: the request may be about to be refused."""
+    endpoint = "/".join(str(params.get(k, "?")) for k in ("ChannelGroupName", "ChannelName", "OriginEndpointName"))
+    manifests = params.get("HarvestedManifests", {})
+    listed = [
+        f"{label} {manifest.get('ManifestName', '?')}"
+        for kind, label in _MANIFEST_LABELS.items()
+        for manifest in manifests.get(kind, [])
+    ]
+    schedule = params.get("ScheduleConfiguration", {})
+    s3 = params.get("Destination", {}).get("S3Destination", {})
+    tags = params.get("Tags", {})
+    return "; ".join(
+        [
+            f"endpoint {endpoint}",
+            f"manifests {', '.join(listed) or 'none'}",
+            f"window {_instant(schedule.get('StartTime'))} to {_instant(schedule.get('EndTime'))}",
+            f"destination s3://{s3.get('BucketName', '?')}/{s3.get('DestinationPath', '')}",
+            f"tags {', '.join(f'{key}={value}' for key, value in tags.items()) or 'none'}",
+        ]
+    )
+
+
+def _instant(moment: datetime | None) -> str:
+    return "?" if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
