@@ -5,7 +5,7 @@ as the service's 500, one request at a time, start and stop."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -13,40 +13,9 @@ import pytest
 
 from mediapackage_harvest.rehearsal.emulator.base import ScriptedJobsEmulator
 from mediapackage_harvest.rehearsal.scenario import Fault, Scenario
-from tests.rehearsal.emulator.wire import FLAVOURS, START, FakeClock, Flavour, client_for, error_of
+from tests.rehearsal.emulator.wire import START, FakeClock, Flavour, client_for, error_of
 
 StartEmulator = Callable[..., ScriptedJobsEmulator]
-
-
-@pytest.fixture(params=FLAVOURS, ids=str)
-def flavour(request: pytest.FixtureRequest) -> Flavour:
-    chosen: Flavour = request.param
-    return chosen
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def start_emulator(flavour: Flavour, clock: FakeClock) -> Iterator[StartEmulator]:
-    """Start an emulator of the flavour with a given scenario; stopped when the test ends."""
-    started: list[ScriptedJobsEmulator] = []
-
-    def start(scenario: Scenario | None = None) -> ScriptedJobsEmulator:
-        emulator = flavour.emulator(clock, scenario).start()
-        started.append(emulator)
-        return emulator
-
-    yield start
-    for emulator in started:
-        emulator.stop()
-
-
-@pytest.fixture
-def emulator(start_emulator: StartEmulator) -> ScriptedJobsEmulator:
-    return start_emulator()
 
 
 def test_boto3_finds_the_emulator_through_the_service_endpoint_variable(

@@ -17,7 +17,6 @@ from mediapackage_harvest.rehearsal.emulator.base import ScriptedJobsEmulator
 from tests.rehearsal.emulator.wire import (
     CHANNEL,
     ENDPOINT,
-    FLAVOURS,
     GROUP,
     V2_MODEL,
     FakeClock,
@@ -29,21 +28,8 @@ from tests.rehearsal.emulator.wire import (
 
 
 @pytest.fixture
-def emulator() -> Iterator[MediaPackageV2Emulator]:
+def v2_emulator() -> Iterator[MediaPackageV2Emulator]:
     with MediaPackageV2Emulator(FakeClock()) as served:
-        yield served
-
-
-@pytest.fixture(params=FLAVOURS, ids=str)
-def flavour(request: pytest.FixtureRequest) -> Flavour:
-    chosen: Flavour = request.param
-    return chosen
-
-
-@pytest.fixture
-def either(flavour: Flavour) -> Iterator[ScriptedJobsEmulator]:
-    """An emulator of each flavour in turn."""
-    with flavour.emulator(FakeClock()) as served:
         yield served
 
 
@@ -71,40 +57,40 @@ def test_only_rest_json_models_are_accepted() -> None:
         RestJsonApi(botocore.session.get_session().get_service_model("sqs"), [], validation_code="X")
 
 
-def test_an_unknown_route_is_404_unknown_operation(either: ScriptedJobsEmulator) -> None:
-    request = urllib.request.Request(f"{either.url}/nothing/here", method="GET")
+def test_an_unknown_route_is_404_unknown_operation(emulator: ScriptedJobsEmulator) -> None:
+    request = urllib.request.Request(f"{emulator.url}/nothing/here", method="GET")
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request)
     assert caught.value.code == 404
     assert caught.value.headers["x-amzn-errortype"] == "UnknownOperationException"
-    assert either.calls[-1].operation == "UnknownOperation"
+    assert emulator.calls[-1].operation == "UnknownOperation"
 
 
-def test_a_body_that_is_not_json_is_a_serialization_error(flavour: Flavour, either: ScriptedJobsEmulator) -> None:
-    request = urllib.request.Request(f"{either.url}{flavour.create_path}", data=b"{not json", method="POST")
+def test_a_body_that_is_not_json_is_a_serialization_error(flavour: Flavour, emulator: ScriptedJobsEmulator) -> None:
+    request = urllib.request.Request(f"{emulator.url}{flavour.create_path}", data=b"{not json", method="POST")
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request)
     assert caught.value.code == 400
     assert caught.value.headers["x-amzn-errortype"] == "SerializationException"
-    assert either.jobs() == []
+    assert emulator.jobs() == []
 
 
-def test_a_value_of_the_wrong_type_is_a_validation_error_naming_it(emulator: MediaPackageV2Emulator) -> None:
-    client = client_for(emulator, validate_params=False)
+def test_a_value_of_the_wrong_type_is_a_validation_error_naming_it(v2_emulator: MediaPackageV2Emulator) -> None:
+    client = client_for(v2_emulator, validate_params=False)
     error = error_of(lambda: client.create_harvest_job(**v2_request(Description=42)))
     assert error.response["Error"]["Code"] == "ValidationException"
     assert "Description: must be a string" in error.response["Error"]["Message"]
     assert error.response.get("ValidationExceptionType") == "MEMBER_INVALID"
     with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(f"{emulator.url}/channelGroup/{GROUP}/harvestJob?maxResults=many")
+        urllib.request.urlopen(f"{v2_emulator.url}/channelGroup/{GROUP}/harvestJob?maxResults=many")
     assert caught.value.code == 400
     assert "MaxResults" in json.loads(caught.value.read())["message"]
 
 
-def test_error_body_is_json_with_message(emulator: MediaPackageV2Emulator) -> None:
+def test_error_body_is_json_with_message(v2_emulator: MediaPackageV2Emulator) -> None:
     path = f"/channelGroup/{GROUP}/channel/{CHANNEL}/originEndpoint/{ENDPOINT}/harvestJob/none"
     with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(f"{emulator.url}{path}")
+        urllib.request.urlopen(f"{v2_emulator.url}{path}")
     body = json.loads(caught.value.read())
     assert body["message"] == "Harvest job none not found"
     assert body["ResourceTypeNotFound"] == "HARVEST_JOB"

@@ -5,7 +5,7 @@ in ``test_emulator_base.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +14,7 @@ from mypy_boto3_mediapackage import MediaPackageClient
 
 from mediapackage_harvest.rehearsal.emulator import V1_OPERATIONS, MediaPackageV1Emulator
 from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Outcome, Scenario, Throttle
-from tests.rehearsal.emulator.wire import NOW, ROLE, FakeClock, client_for, error_of, shape_problems
+from tests.rehearsal.emulator.wire import NOW, ROLE, V1, FakeClock, Flavour, client_for, error_of, shape_problems
 from tests.rehearsal.emulator.wire import V1_MODEL as MODEL
 from tests.rehearsal.emulator.wire import assert_fits_output as fits_output
 from tests.rehearsal.emulator.wire import v1_request as job_request
@@ -25,28 +25,8 @@ def assert_fits_output(operation: str, parsed: Mapping[str, Any]) -> None:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def start_emulator(clock: FakeClock) -> Iterator[Callable[..., MediaPackageV1Emulator]]:
-    started: list[MediaPackageV1Emulator] = []
-
-    def start(scenario: Scenario | None = None, **options: Any) -> MediaPackageV1Emulator:
-        emulator = MediaPackageV1Emulator(clock, scenario, **options)
-        emulator.start()
-        started.append(emulator)
-        return emulator
-
-    yield start
-    for emulator in started:
-        emulator.stop()
-
-
-@pytest.fixture
-def emulator(start_emulator: Callable[..., MediaPackageV1Emulator]) -> MediaPackageV1Emulator:
-    return start_emulator()
+def flavour() -> Flavour:
+    return V1
 
 
 @pytest.fixture

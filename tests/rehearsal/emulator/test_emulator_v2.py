@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from tests.rehearsal.emulator.wire import (
     START,
     V2,
     FakeClock,
+    Flavour,
     client_for,
     error_of,
     shape_problems,
@@ -46,29 +47,8 @@ def assert_fits_output(operation: str, parsed: Mapping[str, Any]) -> None:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def start_emulator(clock: FakeClock) -> Iterator[Callable[..., MediaPackageV2Emulator]]:
-    """Start an emulator with a given scenario; stopped when the test ends."""
-    started: list[MediaPackageV2Emulator] = []
-
-    def start(scenario: Scenario | None = None) -> MediaPackageV2Emulator:
-        emulator = MediaPackageV2Emulator(clock, scenario)
-        emulator.start()
-        started.append(emulator)
-        return emulator
-
-    yield start
-    for emulator in started:
-        emulator.stop()
-
-
-@pytest.fixture
-def emulator(start_emulator: Callable[..., MediaPackageV2Emulator]) -> MediaPackageV2Emulator:
-    return start_emulator()
+def flavour() -> Flavour:
+    return V2
 
 
 @pytest.fixture
