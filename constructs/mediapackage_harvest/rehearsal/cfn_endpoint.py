@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socket import socket
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import trustme
+
+from mediapackage_harvest.rehearsal.local_server import HOST, LocalServer
 
 PATH_PREFIX = "/cloudformation-custom-resource-response/"
 _SIGNING_KEY = b"rehearsal-only"  # not a secret: it only makes each URL's signature distinct and checkable
@@ -53,59 +54,39 @@ class _Failures:
     status: int | None  # None: drop the connection without answering
 
 
-class CloudFormationEndpoint:
+class CloudFormationEndpoint(LocalServer):
     """The local stand-in for CloudFormation's pre-signed response URLs; see the module docstring."""
 
+    scheme = "https"
+
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._received: list[ReceivedResponse] = []
         self._attempts: dict[str, int] = {}
         self._failures: dict[str, _Failures] = {}
-        self._server: _TlsServer | None = None
-        self._thread: threading.Thread | None = None
         self._dir: Path | None = None
         self.ca_file = Path()
 
     # Lifecycle ---------------------------------------------------------------------------------------------
-    def start(self) -> CloudFormationEndpoint:
-        """Issue the certificate, write the CA's PEM to ``ca_file`` and serve on a free port."""
+    def _bind(self) -> ThreadingHTTPServer:
+        """Issue the certificate, write the CA's PEM to ``ca_file``; a TLS server on a free port."""
         ca = trustme.CA()
         self._dir = Path(tempfile.mkdtemp(prefix="cfn-endpoint-"))
         self.ca_file = self._dir / "ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_file))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        self._server = _TlsServer(("127.0.0.1", 0), _Handler, context, self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="cfn-endpoint", daemon=True
-        )  # a short poll interval: stop() waits for one
-        self._thread.start()
-        return self
+        ca.issue_cert(HOST, "localhost").configure_cert(context)
+        return _TlsServer((HOST, 0), _Handler, context, self)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        """Stop serving and delete the certificate files."""
+        super().stop()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
-    def __enter__(self) -> CloudFormationEndpoint:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
-
     # What a test or the rehearsal uses ---------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the endpoint is not running: use it as a context manager or call start()")
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
-
     def response_url(self, request_id: str) -> str:
         """A URL shaped like CloudFormation's pre-signed S3 URL, unique to ``request_id``."""
         query = "&".join(

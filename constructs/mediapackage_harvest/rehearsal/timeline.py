@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,11 +42,14 @@ class Timeline:
         return [e for e in self.entries if (source is None or e.source == source) and (what is None or e.what == what)]
 
     def table(self, width: int = 140) -> str:
-        """A fixed-width table a person can read in a terminal or a CI log."""
+        """A fixed-width table a person can read in a terminal or a CI log. A long detail (a failure's reason,
+        what a CreateHarvestJob was sent) wraps onto continuation lines under its column, never cut."""
         lines = [f"{'t (s)':>9}  {'source':<16}{'resource':<34}{'event':<22}detail", "-" * width]
         for e in self.entries:
-            row = f"{e.at:>9.1f}  {e.source:<16}{_cut(e.resource, 32):<34}{_cut(e.what, 20):<22}{e.detail}"
-            lines.append(row[:width])
+            row = f"{e.at:>9.1f}  {e.source:<16}{_cut(e.resource, 32):<34}{_cut(e.what, 20):<22}"
+            wrapped = textwrap.wrap(e.detail, max(width - len(row), 20), break_on_hyphens=False) or [""]
+            lines.append(row + wrapped[0])
+            lines += [" " * len(row) + more for more in wrapped[1:]]
         return "\n".join(lines)
 
     def to_json(self) -> list[dict[str, object]]:

@@ -9,13 +9,11 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
 from urllib.parse import urlsplit
 
 import botocore.session
 
+from mediapackage_harvest.rehearsal.local_server import LocalServer, Response
 from mediapackage_harvest.rehearsal.scenario import Fault
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
@@ -37,7 +35,7 @@ class ProxiedCall:
     code: str = ""
 
 
-class EventBridgeFaults:
+class EventBridgeFaults(LocalServer):
     """A proxy to moto's EventBridge that fails the calls ``faults`` script (see the module docstring).
 
     A fault's ``job_name`` pattern, when given, is matched against the rule the call names; attempts count per
@@ -56,54 +54,10 @@ class EventBridgeFaults:
         self.calls: list[ProxiedCall] = []
         self._attempts: dict[tuple[str, str | None], int] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        super().__init__()
 
-    def start(self) -> EventBridgeFaults:
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
-            disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait 40 ms between them
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, headers, payload = proxy.answer(dict(self.headers.items()), body)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: ``calls`` is the log."""
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="eventbridge-faults"
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> EventBridgeFaults:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the proxy is not running")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+    def dispatch(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+        return Response(*self.answer(headers, body))
 
     def heal(self) -> None:
         """No more scripted errors from now on."""

@@ -1,135 +1,38 @@
-"""The MediaPackage v1 emulator, seen through unmodified boto3: every answer parses as the 2017-10-12 model says.
-
-Each response is walked against botocore's output shape (members, types, enum values, nothing unknown), so a
-difference between the emulator and the v1 model fails here rather than in a rehearsal.
+"""The MediaPackage v1 emulator (``emulator/v1.py``), seen through unmodified boto3: every answer parses as the
+2017-10-12 model says (see ``wire.py`` for the output-shape validator). What v1 shares with v2 is tested over both
+in ``test_emulator_base.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
-import boto3
-import botocore.session
 import pytest
-from botocore.config import Config
-from botocore.exceptions import ClientError
-from botocore.model import ListShape, ServiceModel, Shape, StructureShape
 from mypy_boto3_mediapackage import MediaPackageClient
 
 from mediapackage_harvest.rehearsal.emulator import V1_OPERATIONS, MediaPackageV1Emulator
 from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Outcome, Scenario, Throttle
+from tests.rehearsal.emulator.wire import NOW, ROLE, V1, FakeClock, Flavour, client_for, error_of, shape_problems
+from tests.rehearsal.emulator.wire import V1_MODEL as MODEL
+from tests.rehearsal.emulator.wire import assert_fits_output as fits_output
+from tests.rehearsal.emulator.wire import v1_request as job_request
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-MODEL: ServiceModel = botocore.session.get_session().get_service_model("mediapackage", "2017-10-12")
-ROLE = "arn:aws:iam::123456789012:role/harvest-writer"
 
-
-class FakeClock:
-    """Time that moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = NOW.timestamp()
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+def assert_fits_output(operation: str, parsed: Mapping[str, Any]) -> None:
+    fits_output(MODEL, operation, parsed)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def start_emulator(clock: FakeClock) -> Iterator[Callable[..., MediaPackageV1Emulator]]:
-    started: list[MediaPackageV1Emulator] = []
-
-    def start(scenario: Scenario | None = None, **options: Any) -> MediaPackageV1Emulator:
-        emulator = MediaPackageV1Emulator(clock, scenario, **options)
-        emulator.start()
-        started.append(emulator)
-        return emulator
-
-    yield start
-    for emulator in started:
-        emulator.stop()
-
-
-@pytest.fixture
-def emulator(start_emulator: Callable[..., MediaPackageV1Emulator]) -> MediaPackageV1Emulator:
-    return start_emulator()
-
-
-def client_for(emulator: MediaPackageV1Emulator, *, validate_params: bool = True) -> MediaPackageClient:
-    """A boto3 client on the emulator; no retries, so every error a test expects reaches it."""
-    config = Config(retries={"total_max_attempts": 1}, parameter_validation=validate_params)
-    return boto3.client(
-        "mediapackage",
-        endpoint_url=emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=config,
-    )
+def flavour() -> Flavour:
+    return V1
 
 
 @pytest.fixture
 def client(emulator: MediaPackageV1Emulator) -> MediaPackageClient:
-    return client_for(emulator)
-
-
-def job_request(job_id: str = "clip-1", **overrides: Any) -> dict[str, Any]:
-    """A valid CreateHarvestJob request: ten minutes that ended ten minutes before the fake clock's now."""
-    request: dict[str, Any] = {
-        "Id": job_id,
-        "OriginEndpointId": "sports-hls",
-        "StartTime": (NOW - timedelta(minutes=20)).isoformat(),
-        "EndTime": (NOW - timedelta(minutes=10)).isoformat().replace("+00:00", "Z"),
-        "S3Destination": {"BucketName": "clips-bucket", "ManifestKey": "clips/one/index.m3u8", "RoleArn": ROLE},
-    }
-    request.update(overrides)
-    return request
-
-
-def error_of(call: Callable[[], object]) -> ClientError:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value
-
-
-def shape_problems(shape: Shape, value: Any, path: str) -> list[str]:
-    """What in ``value`` (as boto3 parsed it) does not fit ``shape``; v1's shapes hold structures, lists and
-    strings only."""
-    if isinstance(shape, StructureShape):
-        if not isinstance(value, dict):
-            return [f"{path}: expected a dict, got {type(value).__name__}"]
-        problems = [f"{path}.{name}: required but missing" for name in shape.required_members if name not in value]
-        problems += [f"{path}.{name}: not a member of {shape.name}" for name in value if name not in shape.members]
-        for name, item in value.items():
-            if name in shape.members:
-                problems += shape_problems(shape.members[name], item, f"{path}.{name}")
-        return problems
-    if isinstance(shape, ListShape):
-        if not isinstance(value, list):
-            return [f"{path}: expected a list, got {type(value).__name__}"]
-        return [p for i, item in enumerate(value) for p in shape_problems(shape.member, item, f"{path}[{i}]")]
-    if shape.type_name != "string":
-        return [f"{path}: the validator does not know {shape.type_name}"]
-    if not isinstance(value, str):
-        return [f"{path}: expected a str, got {type(value).__name__}"]
-    enum = shape.metadata.get("enum")
-    return [f"{path}: {value!r} not in {enum}"] if enum and value not in enum else []
-
-
-def assert_fits_output(operation: str, parsed: Mapping[str, Any]) -> None:
-    shape = MODEL.operation_model(operation).output_shape
-    assert shape is not None
-    body = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
-    assert shape_problems(shape, body, operation) == []
+    typed: MediaPackageClient = client_for(emulator)
+    return typed
 
 
 def test_the_validator_catches_unknown_and_out_of_enum_members() -> None:
@@ -329,15 +232,3 @@ def test_the_throttle_answers_too_many_requests(
     assert isinstance(error, client.exceptions.TooManyRequestsException)
     clock.advance(1)
     assert client.describe_harvest_job(Id="clip-1")["Status"] == "IN_PROGRESS"
-
-
-def test_boto3_finds_the_emulator_through_the_v1_endpoint_variable(
-    emulator: MediaPackageV1Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_MEDIAPACKAGE", emulator.url)
-    client = boto3.client(
-        "mediapackage", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
-    )
-    created = client.create_harvest_job(**job_request())
-    assert emulator.job(created["Arn"])["Id"] == "clip-1"
-    assert [job["Id"] for job in emulator.jobs()] == ["clip-1"]

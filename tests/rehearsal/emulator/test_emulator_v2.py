@@ -1,187 +1,60 @@
-"""The MediaPackage v2 emulator, seen through unmodified boto3: every answer must parse as the model says.
-
-Each response is walked against botocore's output shape (types, required members, enum values, limits, no
-unknown members), so a difference between the emulator and the service model fails here rather than in a
-rehearsal.
+"""The MediaPackage v2 emulator (``emulator/v2.py``), seen through unmodified boto3: every answer must parse as the
+2022-12-25 model says (see ``wire.py`` for the output-shape validator). What v2 shares with v1 is tested over both
+in ``test_emulator_base.py``; the wire format alone in ``test_emulator_protocol.py``.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 from mypy_boto3_mediapackagev2 import Mediapackagev2Client
 
-from mediapackage_harvest.rehearsal.emulator import V2_OPERATIONS, MediaPackageV2Emulator, RestJsonApi
+from mediapackage_harvest.rehearsal.emulator import MediaPackageV2Emulator
 from mediapackage_harvest.rehearsal.scenario import FAULT_CODES, Fault, JobScript, Outcome, Scenario, Throttle
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
+from tests.rehearsal.emulator.wire import (
+    CHANNEL,
+    GROUP,
+    START,
+    V2,
+    FakeClock,
+    Flavour,
+    client_for,
+    error_of,
+    shape_problems,
+)
+from tests.rehearsal.emulator.wire import V2_MODEL as MODEL
+from tests.rehearsal.emulator.wire import assert_fits_output as fits_output
+from tests.rehearsal.emulator.wire import v2_key as job_key
+from tests.rehearsal.emulator.wire import v2_request as job_request
 
-START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp()
-GROUP, CHANNEL, ENDPOINT = "live-group", "live-channel", "hls-endpoint"
-MODEL: ServiceModel = botocore.session.get_session().get_service_model("mediapackagev2", "2022-12-25")
+SENT = V2.sent  # what job_request() sends, as the call's event (the rehearsal's timeline) shows it
 
 
-class FakeClock:
-    """Time that moves only when a test says so."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+def assert_fits_output(operation: str, parsed: Mapping[str, Any]) -> None:
+    fits_output(MODEL, operation, parsed)
 
 
 # Fixtures ----------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def start_emulator(clock: FakeClock) -> Iterator[Callable[..., MediaPackageV2Emulator]]:
-    """Start an emulator with a given scenario; stopped when the test ends."""
-    started: list[MediaPackageV2Emulator] = []
-
-    def start(scenario: Scenario | None = None) -> MediaPackageV2Emulator:
-        emulator = MediaPackageV2Emulator(clock, scenario)
-        emulator.start()
-        started.append(emulator)
-        return emulator
-
-    yield start
-    for emulator in started:
-        emulator.stop()
-
-
-@pytest.fixture
-def emulator(start_emulator: Callable[..., MediaPackageV2Emulator]) -> MediaPackageV2Emulator:
-    return start_emulator()
-
-
-def client_for(emulator: MediaPackageV2Emulator, *, validate_params: bool = True) -> Mediapackagev2Client:
-    """A boto3 client on the emulator; no retries, so every error a test expects reaches it."""
-    config = Config(retries={"total_max_attempts": 1}, parameter_validation=validate_params)
-    return boto3.client(
-        "mediapackagev2",
-        endpoint_url=emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=config,
-    )
+def flavour() -> Flavour:
+    return V2
 
 
 @pytest.fixture
 def client(emulator: MediaPackageV2Emulator) -> Mediapackagev2Client:
-    return client_for(emulator)
-
-
-def job_request(name: str = "clip-1", **overrides: Any) -> dict[str, Any]:
-    """A valid CreateHarvestJob request: the last ten minutes before the fake clock's start."""
-    start = datetime.fromtimestamp(START, UTC) - timedelta(minutes=20)
-    request: dict[str, Any] = {
-        "ChannelGroupName": GROUP,
-        "ChannelName": CHANNEL,
-        "OriginEndpointName": ENDPOINT,
-        "HarvestJobName": name,
-        "HarvestedManifests": {"HlsManifests": [{"ManifestName": "index"}]},
-        "ScheduleConfiguration": {"StartTime": start, "EndTime": start + timedelta(minutes=10)},
-        "Destination": {"S3Destination": {"BucketName": "clips-bucket", "DestinationPath": "clips/one/"}},
-    }
-    request.update(overrides)
-    return request
-
-
-def job_key(name: str = "clip-1", **overrides: str) -> dict[str, Any]:
-    key = {"ChannelGroupName": GROUP, "ChannelName": CHANNEL, "OriginEndpointName": ENDPOINT, "HarvestJobName": name}
-    return {**key, **overrides}
-
-
-def error_of(call: Callable[[], object]) -> ClientError:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value
-
-
-# The output-shape validator ------------------------------------------------------------------------------------
-
-
-def shape_problems(shape: Shape, value: Any, path: str) -> list[str]:
-    """What in ``value`` (as boto3 parsed it) does not fit ``shape``; empty when it fits."""
-    if isinstance(shape, StructureShape):
-        if not isinstance(value, dict):
-            return [f"{path}: expected a dict, got {type(value).__name__}"]
-        problems = [f"{path}.{name}: required but missing" for name in shape.required_members if name not in value]
-        problems += [f"{path}.{name}: not a member of {shape.name}" for name in value if name not in shape.members]
-        for name, item in value.items():
-            if name in shape.members:
-                problems += shape_problems(shape.members[name], item, f"{path}.{name}")
-        return problems
-    if isinstance(shape, ListShape):
-        if not isinstance(value, list):
-            return [f"{path}: expected a list, got {type(value).__name__}"]
-        return [p for i, item in enumerate(value) for p in shape_problems(shape.member, item, f"{path}[{i}]")]
-    if isinstance(shape, MapShape):
-        if not isinstance(value, dict):
-            return [f"{path}: expected a dict, got {type(value).__name__}"]
-        return [
-            p
-            for key, item in value.items()
-            for p in shape_problems(shape.key, key, f"{path} key") + shape_problems(shape.value, item, f"{path}.{key}")
-        ]
-    return scalar_problems(shape, value, path)
-
-
-def scalar_problems(shape: Shape, value: Any, path: str) -> list[str]:
-    kind = shape.type_name
-    if kind == "timestamp":
-        aware = isinstance(value, datetime) and value.tzinfo is not None
-        return [] if aware else [f"{path}: expected an aware datetime, got {value!r}"]
-    if kind in ("integer", "long"):
-        return [] if isinstance(value, int) and not isinstance(value, bool) else [f"{path}: expected an int"]
-    if kind == "boolean":
-        return [] if isinstance(value, bool) else [f"{path}: expected a bool"]
-    if kind != "string":
-        return [f"{path}: the validator does not know {kind}"]
-    if not isinstance(value, str):
-        return [f"{path}: expected a str, got {type(value).__name__}"]
-    problems = []
-    meta = shape.metadata
-    if meta.get("enum") and value not in meta["enum"]:
-        problems.append(f"{path}: {value!r} not in {meta['enum']}")
-    if not meta.get("min", 0) <= len(value) <= meta.get("max", len(value)):
-        problems.append(f"{path}: length {len(value)} outside {meta.get('min')}..{meta.get('max')}")
-    if meta.get("pattern") and re.fullmatch(meta["pattern"], value) is None:
-        problems.append(f"{path}: {value!r} does not match {meta['pattern']}")
-    return problems
-
-
-def assert_fits_output(operation: str, parsed: Mapping[str, Any]) -> None:
-    """The parsed response (minus ResponseMetadata) fits the operation's output shape exactly."""
-    shape = MODEL.operation_model(operation).output_shape
-    body = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
-    if shape is None:
-        assert body == {}, f"{operation} has no output shape but returned {body}"
-        return
-    assert shape_problems(shape, body, operation) == []
+    typed: Mediapackagev2Client = client_for(emulator)
+    return typed
 
 
 def test_the_validator_catches_missing_unknown_and_out_of_enum_members() -> None:
@@ -249,17 +122,6 @@ def test_failed_job_answers_in_shape_with_its_error_message(
     assert_fits_output("ListHarvestJobs", client.list_harvest_jobs(ChannelGroupName=GROUP))
 
 
-def test_boto3_finds_the_emulator_through_the_service_endpoint_variable(
-    emulator: MediaPackageV2Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_MEDIAPACKAGEV2", emulator.url)
-    client = boto3.client(
-        "mediapackagev2", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
-    )
-    created = client.create_harvest_job(**job_request())
-    assert emulator.job(created["Arn"])["HarvestJobName"] == "clip-1"
-
-
 def test_error_responses_carry_code_status_and_modeled_members(client: Mediapackagev2Client) -> None:
     error = error_of(lambda: client.get_harvest_job(**job_key("missing")))
     assert error.response["Error"]["Code"] == "ResourceNotFoundException"
@@ -267,24 +129,6 @@ def test_error_responses_carry_code_status_and_modeled_members(client: Mediapack
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert error.response.get("ResourceTypeNotFound") == "HARVEST_JOB"
     assert isinstance(error, client.exceptions.ResourceNotFoundException)
-
-
-def test_an_unknown_route_is_404_unknown_operation(emulator: MediaPackageV2Emulator) -> None:
-    request = urllib.request.Request(f"{emulator.url}/nothing/here", method="GET")
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(request)
-    assert caught.value.code == 404
-    assert caught.value.headers["x-amzn-errortype"] == "UnknownOperationException"
-    assert emulator.calls[-1].operation == "UnknownOperation"
-
-
-def test_a_body_that_is_not_json_is_a_serialization_error(emulator: MediaPackageV2Emulator) -> None:
-    path = f"/channelGroup/{GROUP}/channel/{CHANNEL}/originEndpoint/{ENDPOINT}/harvestJob"
-    request = urllib.request.Request(f"{emulator.url}{path}", data=b"{not json", method="POST")
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(request)
-    assert caught.value.code == 400
-    assert caught.value.headers["x-amzn-errortype"] == "SerializationException"
 
 
 # Idempotency, names, not found ---------------------------------------------------------------------------------
@@ -370,7 +214,7 @@ def test_late_observation_reports_status_changes_at_their_scripted_times(
     client.get_harvest_job(**job_key())
     assert events == [
         (0, "status", "clip-1: QUEUED"),
-        (0, "CreateHarvestJob", "clip-1: 200 QUEUED"),
+        (0, "CreateHarvestJob", f"clip-1: 200 QUEUED; sent: {SENT}"),
         (5, "status", "clip-1: IN_PROGRESS"),
         (35, "status", "clip-1: COMPLETED"),
         (600, "GetHarvestJob", "clip-1: 200 COMPLETED"),
@@ -814,109 +658,6 @@ def test_jobs_and_job_are_snapshots(client: Mediapackagev2Client, emulator: Medi
     assert emulator.job(arn)["HarvestedManifests"]["HlsManifests"] == [{"ManifestName": "index"}]
     with pytest.raises(KeyError):
         emulator.job(arn + "-nope")
-
-
-def test_calls_are_recorded_with_time_operation_job_and_outcome(
-    client: Mediapackagev2Client, emulator: MediaPackageV2Emulator, clock: FakeClock
-) -> None:
-    client.create_harvest_job(**job_request())
-    clock.advance(3)
-    error_of(lambda: client.get_harvest_job(**job_key("missing")))
-    client.list_harvest_jobs(ChannelGroupName=GROUP)
-    assert [(c.at - START, c.operation, c.job_name, c.status, c.error_code) for c in emulator.calls] == [
-        (0, "CreateHarvestJob", "clip-1", 200, None),
-        (3, "GetHarvestJob", "missing", 404, "ResourceNotFoundException"),
-        (3, "ListHarvestJobs", None, 200, None),
-    ]
-
-
-def test_concurrent_creates_are_consistent(
-    start_emulator: Callable[..., MediaPackageV2Emulator],
-) -> None:
-    emulator = start_emulator(Scenario(active_jobs_quota=100))
-    errors: list[BaseException] = []
-    client = client_for(emulator)  # boto3 clients are thread-safe
-
-    def create(index: int) -> None:
-        try:
-            client.create_harvest_job(**job_request(f"clip-{index}"))
-        except BaseException as error:  # collected for the assertion below
-            errors.append(error)
-
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert sorted(j["HarvestJobName"] for j in emulator.jobs()) == sorted(f"clip-{i}" for i in range(20))
-
-
-def test_stop_then_url_is_an_error(clock: FakeClock) -> None:
-    with MediaPackageV2Emulator(clock) as emulator:
-        assert emulator.url.startswith("http://127.0.0.1:")
-    with pytest.raises(RuntimeError):
-        _ = emulator.url
-
-
-def test_error_body_is_json_with_message(emulator: MediaPackageV2Emulator) -> None:
-    path = f"/channelGroup/{GROUP}/channel/{CHANNEL}/originEndpoint/{ENDPOINT}/harvestJob/none"
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(f"{emulator.url}{path}")
-    body = json.loads(caught.value.read())
-    assert body["message"] == "Harvest job none not found"
-    assert body["ResourceTypeNotFound"] == "HARVEST_JOB"
-
-
-# The protocol layer -------------------------------------------------------------------------------------------
-
-
-def test_routes_come_from_the_model_for_every_served_operation() -> None:
-    api = RestJsonApi.load("mediapackagev2", "2022-12-25", V2_OPERATIONS, validation_code="ValidationException")
-    for name in V2_OPERATIONS:
-        http = MODEL.operation_model(name).http
-        path = re.sub(r"\{(\w+)\}", lambda m: f"{m.group(1)}-value", http["requestUri"])
-        operation, labels = api.route(http["method"], path)
-        assert operation.name == name
-        assert all(value == f"{label}-value" for label, value in labels.items())
-
-
-def test_an_encoded_slash_stays_inside_its_label() -> None:
-    api = RestJsonApi.load("mediapackagev2", "2022-12-25", V2_OPERATIONS, validation_code="ValidationException")
-    operation, labels = api.route("GET", "/tags/arn%3Aaws%3Amediapackagev2%3A%3A1%3AchannelGroup%2Fg")
-    assert (operation.name, labels) == (
-        "ListTagsForResource",
-        {"ResourceArn": "arn:aws:mediapackagev2::1:channelGroup/g"},
-    )
-
-
-def test_only_rest_json_models_are_accepted() -> None:
-    with pytest.raises(ValueError, match="not rest-json"):
-        RestJsonApi(botocore.session.get_session().get_service_model("sqs"), [], validation_code="X")
-
-
-def test_a_value_of_the_wrong_type_is_a_validation_error_naming_it(emulator: MediaPackageV2Emulator) -> None:
-    client = client_for(emulator, validate_params=False)
-    error = error_of(lambda: client.create_harvest_job(**job_request(Description=42)))
-    assert error.response["Error"]["Code"] == "ValidationException"
-    assert "Description: must be a string" in error.response["Error"]["Message"]
-    assert error.response.get("ValidationExceptionType") == "MEMBER_INVALID"
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(f"{emulator.url}/channelGroup/{GROUP}/harvestJob?maxResults=many")
-    assert caught.value.code == 400
-    assert "MaxResults" in json.loads(caught.value.read())["message"]
-
-
-def test_an_emulator_bug_is_a_500_and_is_kept(
-    client: Mediapackagev2Client, emulator: MediaPackageV2Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(params: dict[str, Any], now: float) -> dict[str, Any]:
-        raise RuntimeError("boom")
-
-    monkeypatch.setitem(emulator._handlers, "GetHarvestJob", broken)
-    error = error_of(lambda: client.get_harvest_job(**job_key()))
-    assert error.response["Error"]["Code"] == "InternalServerException"
-    assert [str(e) for e in emulator.internal_errors] == ["boom"]
 
 
 # On the rehearsal's virtual clock -----------------------------------------------------------------------------

@@ -1,0 +1,121 @@
+"""The rehearsal's timeline, as a person reads it (the table) and a program reads it (the JSON).
+
+A stack with a v2 and a v1 job is rehearsed end to end: the bundled handler calls the emulators over HTTP with
+unmodified boto3, and the timeline must show what each CreateHarvestJob was sent, whole.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aws_cdk import App, Stack
+
+from mediapackage_harvest import HarvestJob, MediaPackageV1HarvestJob
+from mediapackage_harvest.rehearsal.harness import Rehearsal
+from mediapackage_harvest.rehearsal.timeline import Entry, Timeline
+from tests.v1.v1_stacks import rehearsal_template
+
+START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+END = START + timedelta(minutes=30)
+DETAIL_COLUMN = 83  # where the table's detail column starts
+
+
+def clips_stack() -> Stack:
+    stack = Stack(App(), "TimelineClips")
+    HarvestJob(
+        stack,
+        "Goal",
+        channel_group_name="live",
+        channel_name="main",
+        origin_endpoint_name="hls",
+        hls_manifests=["index"],
+        dash_manifests=["dash-main"],
+        start_time=START,
+        end_time=END,
+        destination_bucket="harvest-bucket",
+        destination_path="clips/goal/",
+        tags={"team": "sport", "cost-centre": "clips"},
+    )
+    MediaPackageV1HarvestJob(
+        stack,
+        "Legacy",
+        origin_endpoint_id="sports-hls",
+        start_time=START,
+        end_time=END,
+        destination_bucket="harvest-bucket",
+        manifest_key="clips/legacy/index.m3u8",
+        harvest_job_id="legacy-goal",
+    )
+    return stack
+
+
+def table_rows(table: str, entry: Entry) -> list[str]:
+    """The table's row for ``entry``: its first line and its continuation lines."""
+    lines = table.splitlines()
+    first = next(
+        i
+        for i, line in enumerate(lines)
+        if line[DETAIL_COLUMN - 22 :].startswith(entry.what) and entry.resource in line
+    )
+    return [lines[first], *_continuations(lines[first + 1 :])]
+
+
+def _continuations(lines: list[str]) -> list[str]:
+    taken = []
+    for line in lines:
+        if not line.startswith(" " * DETAIL_COLUMN):
+            break
+        taken.append(line)
+    return taken
+
+
+def test_each_create_shows_what_it_was_sent_in_the_table_and_the_json(tmp_path: Path) -> None:
+    with Rehearsal(start=END + timedelta(minutes=5)) as rehearsal:
+        assert rehearsal.deploy(rehearsal_template(clips_stack())).status == "CREATE_COMPLETE"
+        (v2_job,) = rehearsal.emulator.jobs()
+        timeline = rehearsal.timeline
+        table = timeline.table()
+        timeline.write_json(tmp_path / "timeline.json")
+
+    name = v2_job["HarvestJobName"]
+    v2_sent = (
+        "endpoint live/main/hls; manifests HLS index, DASH dash-main; "
+        "window 2026-01-15T10:00:00Z to 2026-01-15T10:30:00Z; "
+        "destination s3://harvest-bucket/clips/goal/; tags team=sport, cost-centre=clips"
+    )
+    v1_sent = (
+        "endpoint sports-hls; window 2026-01-15T10:00:00+00:00 to 2026-01-15T10:30:00+00:00; "
+        "destination s3://harvest-bucket/clips/legacy/index.m3u8; role arn:aws:iam::123456789012:role/"
+    )
+    (v2_create,) = timeline.where("mediapackage", "CreateHarvestJob")
+    (v1_create,) = timeline.where("mediapackage-v1", "CreateHarvestJob")
+    assert (v2_create.resource, v2_create.detail) == (name, f"200 QUEUED; sent: {v2_sent}")
+    assert v1_create.resource == "legacy-goal"
+    assert v1_create.detail.startswith(f"200 IN_PROGRESS; sent: {v1_sent}")
+
+    # The JSON carries the same detail, whole.
+    written = json.loads((tmp_path / "timeline.json").read_text())
+    creates = {(e["source"], e["resource"]): e["detail"] for e in written if e["what"] == "CreateHarvestJob"}
+    assert creates == {("mediapackage", name): v2_create.detail, ("mediapackage-v1", "legacy-goal"): v1_create.detail}
+
+    # The table wraps a long detail under its column (a word longer than the column, such as an ARN, is split
+    # at its edge): nothing is cut, no line is wider than the table.
+    assert all(len(line) <= 140 for line in table.splitlines())
+    for entry in (v2_create, v1_create):
+        rows = table_rows(table, entry)
+        assert len(rows) > 1
+        shown = "".join(row[DETAIL_COLUMN:] for row in rows)
+        assert shown.replace(" ", "") == entry.detail.replace(" ", "")
+    v2_rows = table_rows(table, v2_create)  # no word of it is longer than the column: it wraps at spaces only
+    assert " ".join(row[DETAIL_COLUMN:].strip() for row in v2_rows) == f"200 QUEUED; sent: {v2_sent}"
+
+
+def test_a_short_detail_stays_on_one_line_and_an_unbroken_one_wraps_whole() -> None:
+    timeline = Timeline(origin=0)
+    timeline.add(1, "mediapackage", "clip-1", "status", "clip-1: QUEUED")
+    timeline.add(2, "lambda", "Fn", "invoked", "x" * 130)
+    lines = timeline.table(width=120).splitlines()
+    assert lines[2].endswith("clip-1: QUEUED") and len(lines) == 7
+    assert "".join(line[DETAIL_COLUMN:] for line in lines[3:]) == "x" * 130
