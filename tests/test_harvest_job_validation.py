@@ -12,7 +12,8 @@ import pytest
 from aws_cdk import CfnParameter, Fn, Stack
 from aws_cdk.assertions import Template
 
-from mediapackage_harvest import HarvestJob, InvalidHarvestJob, InvalidProperties, spec
+from mediapackage_harvest import HarvestJob, InvalidHarvestJob, spec
+from tests.job_flavours import V2, assert_refused
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 LONG = "x" * (spec.NAME_MAX + 1)
@@ -80,16 +81,7 @@ REJECTED: list[tuple[str, dict[str, Any], str, str]] = [
 
 @pytest.mark.parametrize(("overrides", "prop", "rule"), [c[1:] for c in REJECTED], ids=[c[0] for c in REJECTED])
 def test_rejected(stack: Stack, job_props: dict[str, Any], overrides: dict[str, Any], prop: str, rule: str) -> None:
-    with pytest.raises(InvalidHarvestJob) as raised:
-        HarvestJob(stack, "Clip", **{**job_props, **overrides})
-    message = str(raised.value)
-    assert message.startswith(f"HarvestJob '{stack.node.path}/Clip': ")
-    assert f"{prop} (" in message
-    assert rule in message
-    assert isinstance(raised.value, InvalidProperties) and isinstance(raised.value, ValueError)
-    assert raised.value.violations
-    # Nothing joined the tree: no job, no provider, nothing to synthesize.
-    assert stack.node.children == []
+    assert_refused(V2, stack, {**job_props, **overrides}, prop, rule)
 
 
 def test_all_violations_are_reported_at_once(stack: Stack, job_props: dict[str, Any]) -> None:

@@ -4,8 +4,6 @@ rules in both constructs, named by the Python prop; tokens are recognized as aws
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -13,79 +11,24 @@ import pytest
 from aws_cdk import CfnParameter, Duration, Fn, Stack, Token
 from aws_cdk import aws_s3 as s3
 
-from mediapackage_harvest import (
-    HarvestJob,
-    InvalidHarvestJob,
-    InvalidProperties,
-    InvalidV1HarvestJob,
-    MediaPackageV1HarvestJob,
-    spec,
-)
-from mediapackage_harvest.harvest_job import PROPS_BY_FIELD
-from mediapackage_harvest.props import PropsByField, is_unresolved, per_object, python_prop
-from mediapackage_harvest.v1_harvest_job import V1_PROPS_BY_FIELD
+from mediapackage_harvest import InvalidHarvestJob, MediaPackageV1HarvestJob
+from mediapackage_harvest.props import is_unresolved, per_object, python_prop
+from tests.job_flavours import V1, V2, Flavour, assert_refused
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Flavour:
-    """One job construct, its valid props and where it puts the shared props."""
-
-    name: str
-    construct: Callable[..., Any]
-    error: type[InvalidHarvestJob]
-    props: dict[str, Any]
-    start_field: str  # the property path of start_time
-    window_prop: str  # the prop a window over 24 hours is reported on
-    props_by_field: PropsByField
-    fields: tuple[str, ...]  # every property path spec may report
+@pytest.fixture(params=[V2, V1], ids=[V2.id, V1.id])
+def flavour(request: pytest.FixtureRequest) -> Flavour:
+    flavour: Flavour = request.param
+    return flavour
 
 
-@pytest.fixture(params=["v2", "v1"])
-def flavour(request: pytest.FixtureRequest, job_props: dict[str, Any], v1_props: dict[str, Any]) -> Flavour:
-    if request.param == "v2":
-        return Flavour(
-            name="HarvestJob",
-            construct=HarvestJob,
-            error=InvalidHarvestJob,
-            props=job_props,
-            start_field=f"{spec.SCHEDULE}.StartTime",
-            window_prop="start_time / end_time",
-            props_by_field=PROPS_BY_FIELD,
-            fields=(
-                spec.CHANNEL_GROUP,
-                spec.CHANNEL,
-                spec.ORIGIN_ENDPOINT,
-                spec.JOB_NAME,
-                spec.MANIFESTS,
-                spec.SCHEDULE,
-                spec.DESTINATION,
-                spec.DESCRIPTION,
-                spec.TAGS,
-                spec.WAIT_FOR_COMPLETION,
-                spec.TIMEOUT,
-            ),
-        )
-    return Flavour(
-        name="MediaPackageV1HarvestJob",
-        construct=MediaPackageV1HarvestJob,
-        error=InvalidV1HarvestJob,
-        props=v1_props,
-        start_field=spec.V1_START,
-        window_prop="end_time",
-        props_by_field=V1_PROPS_BY_FIELD,
-        fields=(
-            spec.V1_JOB_ID,
-            spec.V1_ORIGIN_ENDPOINT,
-            spec.V1_START,
-            spec.V1_END,
-            spec.V1_DESTINATION,
-            *(f"{spec.V1_DESTINATION}.{key}" for key in ("BucketName", "ManifestKey", "RoleArn")),
-            spec.WAIT_FOR_COMPLETION,
-            spec.TIMEOUT,
-        ),
-    )
+@pytest.fixture
+def valid(flavour: Flavour, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Valid props of the flavour's construct."""
+    props: dict[str, Any] = request.getfixturevalue(flavour.props_fixture)
+    return props
 
 
 WINDOW_PROP = "<the flavour's window prop>"
@@ -110,17 +53,10 @@ REJECTED: list[tuple[str, dict[str, Any], str, str]] = [
 
 
 @pytest.mark.parametrize(("overrides", "prop", "rule"), [c[1:] for c in REJECTED], ids=[c[0] for c in REJECTED])
-def test_rejected(stack: Stack, flavour: Flavour, overrides: dict[str, Any], prop: str, rule: str) -> None:
-    with pytest.raises(flavour.error) as raised:
-        flavour.construct(stack, "Clip", **{**flavour.props, **overrides})
-    message = str(raised.value)
-    assert message.startswith(f"{flavour.name} '{stack.node.path}/Clip': ")
-    assert f"{flavour.window_prop if prop == WINDOW_PROP else prop} (" in message
-    assert rule in message
-    assert isinstance(raised.value, InvalidProperties) and isinstance(raised.value, ValueError)
-    assert raised.value.violations
-    # Nothing joined the tree: no job, no role, no provider, nothing to synthesize.
-    assert stack.node.children == []
+def test_rejected(
+    stack: Stack, flavour: Flavour, valid: dict[str, Any], overrides: dict[str, Any], prop: str, rule: str
+) -> None:
+    assert_refused(flavour, stack, {**valid, **overrides}, flavour.window_prop if prop == WINDOW_PROP else prop, rule)
 
 
 @pytest.mark.parametrize(
@@ -135,24 +71,24 @@ def test_rejected(stack: Stack, flavour: Flavour, overrides: dict[str, Any], pro
     ],
     ids=["window-24h", "timeout-1min", "timeout-1h", "offset-timezone", "bucket-dots", "no-wait"],
 )
-def test_limits_are_inclusive(stack: Stack, flavour: Flavour, overrides: dict[str, Any]) -> None:
-    flavour.construct(stack, "Clip", **{**flavour.props, **overrides})
+def test_limits_are_inclusive(stack: Stack, flavour: Flavour, valid: dict[str, Any], overrides: dict[str, Any]) -> None:
+    flavour.construct(stack, "Clip", **{**valid, **overrides})
 
 
-def test_naive_datetime_reported_once(stack: Stack, flavour: Flavour) -> None:
+def test_naive_datetime_reported_once(stack: Stack, flavour: Flavour, valid: dict[str, Any]) -> None:
     with pytest.raises(flavour.error) as raised:
-        flavour.construct(stack, "Clip", **{**flavour.props, "start_time": datetime(2026, 1, 15, 10, 0)})
+        flavour.construct(stack, "Clip", **{**valid, "start_time": datetime(2026, 1, 15, 10, 0)})
     assert [v.field for v in raised.value.violations] == [flavour.start_field]
 
 
-def test_a_token_duration_is_rejected(stack: Stack, flavour: Flavour) -> None:
+def test_a_token_duration_is_rejected(stack: Stack, flavour: Flavour, valid: dict[str, Any]) -> None:
     seconds = CfnParameter(stack, "Seconds", type="Number").value_as_number
     with pytest.raises(flavour.error, match=r"timeout \(Timeout\) must be a concrete Duration"):
-        flavour.construct(stack, "Clip", **{**flavour.props, "timeout": Duration.seconds(seconds)})
+        flavour.construct(stack, "Clip", **{**valid, "timeout": Duration.seconds(seconds)})
 
 
-def test_a_token_bucket_name_passes(stack: Stack, flavour: Flavour) -> None:
-    flavour.construct(stack, "Clip", **{**flavour.props, "destination_bucket": Fn.import_value("HarvestBucket")})
+def test_a_token_bucket_name_passes(stack: Stack, flavour: Flavour, valid: dict[str, Any]) -> None:
+    flavour.construct(stack, "Clip", **{**valid, "destination_bucket": Fn.import_value("HarvestBucket")})
 
 
 def test_every_property_names_a_python_prop(flavour: Flavour) -> None:

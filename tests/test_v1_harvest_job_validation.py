@@ -13,7 +13,8 @@ from aws_cdk import App, CfnParameter, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from mediapackage_harvest import InvalidProperties, InvalidV1HarvestJob, MediaPackageV1HarvestJob, spec
+from mediapackage_harvest import InvalidV1HarvestJob, MediaPackageV1HarvestJob, spec
+from tests.job_flavours import V1, assert_refused
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 LONG = "x" * (spec.V1_ID_MAX + 1)
@@ -42,15 +43,7 @@ REJECTED: list[tuple[str, dict[str, Any], str, str]] = [
 
 @pytest.mark.parametrize(("overrides", "prop", "rule"), [c[1:] for c in REJECTED], ids=[c[0] for c in REJECTED])
 def test_rejected(stack: Stack, v1_props: dict[str, Any], overrides: dict[str, Any], prop: str, rule: str) -> None:
-    with pytest.raises(InvalidV1HarvestJob) as raised:
-        MediaPackageV1HarvestJob(stack, "Clip", **{**v1_props, **overrides})
-    message = str(raised.value)
-    assert message.startswith(f"MediaPackageV1HarvestJob '{stack.node.path}/Clip': ")
-    assert f"{prop} (" in message
-    assert rule in message
-    assert isinstance(raised.value, InvalidProperties) and isinstance(raised.value, ValueError)
-    # Nothing joined the tree: no job, no role, no provider.
-    assert stack.node.children == []
+    assert_refused(V1, stack, {**v1_props, **overrides}, prop, rule)
 
 
 def test_a_role_given_by_arn_must_be_a_role(stack: Stack, v1_props: dict[str, Any]) -> None:
