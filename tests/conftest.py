@@ -1,4 +1,5 @@
-"""Synth fixtures: one CDK App per test module (jsii starts once per session), a fresh stack per test."""
+"""Synth fixtures: valid props of both job constructs, one CDK App per test module (jsii starts once per session),
+a fresh stack per test."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import pytest
 from aws_cdk import App, Stack
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # `tests.*` helpers, whichever test file pytest was started with
+    sys.path.insert(0, str(REPO))
+
 CODE_CHECK = "test_the_code_is_clean"  # tests/test_code_quality.py, parametrized by the command to run
 
 
@@ -81,6 +85,18 @@ def job_props() -> dict[str, Any]:
         "end_time": datetime(2026, 1, 15, 10, 30, tzinfo=UTC),
         "destination_bucket": "harvest-bucket",
         "destination_path": "clips/",
+    }
+
+
+@pytest.fixture
+def v1_props() -> dict[str, Any]:
+    """Valid ``MediaPackageV1HarvestJob`` props; a test overrides the one it is about."""
+    return {
+        "origin_endpoint_id": "hls",
+        "start_time": datetime(2026, 1, 15, 10, 0, tzinfo=UTC),
+        "end_time": datetime(2026, 1, 15, 10, 30, tzinfo=UTC),
+        "destination_bucket": "harvest-bucket",
+        "manifest_key": "clips/game/index.m3u8",
     }
 
 

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from aws_cdk import Annotations, CustomResource, Duration, Stack, Token
+from aws_cdk import Annotations, CustomResource, Duration
 from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IDependable
 
 from mediapackage_harvest import spec
 from mediapackage_harvest.origin_endpoint import BOTH_FIELD, ENDPOINT_FIELD, resolve_endpoint
-from mediapackage_harvest.policies import harvester_bucket_policy_statement
+from mediapackage_harvest.props import (
+    DEFAULT_TIMEOUT,
+    InvalidJobProps,
+    PropsByField,
+    Rendering,
+    per_object,
+    raise_if_invalid,
+)
 from mediapackage_harvest.provider import HarvestJobProvider
 from mediapackage_harvest.synth_clock import synth_time, warn_v2
 
 if TYPE_CHECKING:  # the alpha L2 module is an optional extra (`cdk-mediapackage-harvest[alpha]`)
     from aws_cdk.aws_mediapackagev2_alpha import IOriginEndpoint
 
-DEFAULT_TIMEOUT = Duration.hours(1)
-
 # Custom resource property paths (spec's field names) -> the Python prop a user wrote; most specific first.
-PropsByField = tuple[tuple[str, str], ...]
-_PROPS_BY_FIELD: PropsByField = (
+PROPS_BY_FIELD: PropsByField = (
     (f"{spec.CHANNEL_GROUP}+", "channel_group_name + channel_name + origin_endpoint_name + harvest_job_name"),
     (spec.CHANNEL_GROUP, "channel_group_name"),
     (spec.CHANNEL, "channel_name"),
@@ -49,29 +54,11 @@ _PROPS_BY_FIELD: PropsByField = (
 )
 
 
-class InvalidHarvestJob(spec.InvalidProperties):
-    """A ``HarvestJob`` declared with invalid props; the message names each Python prop and the rule it breaks.
+class InvalidHarvestJob(InvalidJobProps):
+    """A ``HarvestJob`` declared with invalid props; the message names each Python prop and the rule it breaks."""
 
-    A subclass serves another construct by naming it and giving its own property-path-to-prop table.
-    """
-
-    construct: ClassVar[str] = "HarvestJob"
-    props_by_field: ClassVar[PropsByField] = _PROPS_BY_FIELD
-
-    def __init__(self, path: str, violations: Sequence[spec.Violation]) -> None:
-        super().__init__(violations)
-        self.path = path
-        details = "; ".join(f"{python_prop(v.field, self.props_by_field)} ({v.field}) {v.rule}" for v in violations)
-        self.args = (f"{self.construct} '{path}': {details}",)
-
-
-def python_prop(field: str, props_by_field: PropsByField = _PROPS_BY_FIELD) -> str:
-    """The Python prop behind a custom resource property path, e.g. ``hls_manifests[0]``."""
-    for prefix, prop in props_by_field:
-        if field.startswith(prefix):
-            rest = field[len(prefix) :].removesuffix(".ManifestName")
-            return prop + rest if rest.startswith("[") else prop  # keep an index or a tag key
-    return field
+    construct = "HarvestJob"
+    props_by_field = PROPS_BY_FIELD
 
 
 class HarvestJob(Construct):
@@ -155,80 +142,89 @@ class HarvestJob(Construct):
             wait_for_completion=wait_for_completion,
             timeout=timeout,
         )
-        seen = {v.field for v in violations}  # a construct check replaces the spec's rule for the same field
-        if endpoint_violations:  # origin_endpoint was given: its problem, not three missing names
-            seen |= {spec.CHANNEL_GROUP, spec.CHANNEL, spec.ORIGIN_ENDPOINT}
-        violations += [v for v in spec.validate(properties, Token.is_unresolved) if v.field not in seen]
         violations += endpoint_violations + (endpoint.check(properties, synth_time()) if endpoint else [])
-        if violations:
-            raise InvalidHarvestJob(f"{scope.node.path}/{id}".lstrip("/"), violations)
+        # origin_endpoint given wrongly: its problem is reported, not three missing names.
+        named_by_endpoint = {spec.CHANNEL_GROUP, spec.CHANNEL, spec.ORIGIN_ENDPOINT} if endpoint_violations else set()
+
+        def validate(props: Mapping[str, Any], unresolved: Callable[[object], bool]) -> list[spec.Violation]:
+            return [v for v in spec.validate(props, unresolved) if v.field not in named_by_endpoint]
+
+        raise_if_invalid(InvalidHarvestJob, scope, id, properties, violations, validate)
         assert channel_group_name is not None and channel_name is not None and origin_endpoint_name is not None
 
         super().__init__(scope, id)
-        stack = Stack.of(self)
-        provider = HarvestJobProvider.of(self)
+        provider = HarvestJobProvider.of(scope)
         provider.grant_endpoint(channel_group_name, channel_name, origin_endpoint_name)
 
         self.resource = CustomResource(
             self,
             "Resource",
             resource_type=spec.RESOURCE_TYPE,
-            service_token=provider.function.function_arn,
+            service_token=provider.service_token,
             service_timeout=timeout,
             properties=properties,
         )
-        self.resource.node.add_dependency(provider.permission)
+        waits_for: list[IDependable] = [provider.permission]
         if endpoint is not None:
             endpoint.grant_harvester(self, self.resource)
         warn_v2(
             self, start_time=start_time, end_time=end_time, timeout=timeout, wait_for_completion=wait_for_completion
         )
-
         if not isinstance(destination_bucket, str):
-            # Jobs that write to one bucket from one endpoint share one statement (one more object ARN each), so
-            # the bucket policy stays far below S3's 20 KB limit however many clips a stack declares.
-            key = (destination_bucket.node.path, channel_group_name, channel_name, origin_endpoint_name)
-            statement = harvester_bucket_policy_statement(
-                destination_bucket.bucket_arn,
-                destination_path,
-                channel_group_name,
-                channel_name,
-                origin_endpoint_name,
-                account=stack.account,
-                region=stack.region,
-                partition=stack.partition,
+            policy = provider.allow_harvester_writes(
+                destination_bucket, destination_path, channel_group_name, channel_name, origin_endpoint_name
             )
-            shared = provider.bucket_statements.get(key)
-            if shared is not None:
-                shared.add_resources(*statement.resources)
-                added = True
-            else:
-                added = destination_bucket.add_to_resource_policy(statement).statement_added
-                if added:
-                    provider.bucket_statements[key] = statement
-            if added and destination_bucket.policy:
-                self.resource.node.add_dependency(destination_bucket.policy)  # MediaPackage writes at once
+            if policy is not None:
+                waits_for.append(policy)  # MediaPackage writes as soon as the job runs
             else:
                 Annotations.of(self).add_warning_v2(
                     "mediapackage-harvest:bucketPolicy",
                     "The destination bucket is imported, so its policy cannot be changed here: add "
                     "harvester_bucket_policy_statement(...) to it yourself, or MediaPackage cannot write the harvest.",
                 )
-            if destination_bucket.encryption_key is not None:
+            if _encrypted(destination_bucket):
                 Annotations.of(self).add_warning_v2(
                     "mediapackage-harvest:bucketKey",
                     "The destination bucket is encrypted with a KMS key: its key policy must let mediapackagev2."
                     "amazonaws.com use it (kms:GenerateDataKey, kms:Decrypt), or MediaPackage cannot write.",
                 )
+        self.resource.node.add_dependency(*waits_for)
 
-        self.harvest_job_arn: str = self.resource.get_att_string("Arn")
+    # The attributes are read from the custom resource when first used: most jobs' are never read.
+    @cached_property
+    def harvest_job_arn(self) -> str:
         """The job's ARN (also the resource's physical id)."""
-        self.etag: str = self.resource.get_att_string("ETag")
-        self.status: str = self.resource.get_att_string("Status")
+        return self.resource.get_att_string("Arn")
+
+    @cached_property
+    def etag(self) -> str:
+        """The job's ETag."""
+        return self.resource.get_att_string("ETag")
+
+    @cached_property
+    def status(self) -> str:
         """COMPLETED when waiting for completion; QUEUED or IN_PROGRESS possible otherwise."""
-        self.harvest_job_name: str = self.resource.get_att_string("HarvestJobName")
-        self.created_at: str = self.resource.get_att_string("CreatedAt")
-        self.modified_at: str = self.resource.get_att_string("ModifiedAt")
+        return self.resource.get_att_string("Status")
+
+    @cached_property
+    def harvest_job_name(self) -> str:
+        """The job's name (the one given, or the one the handler derived)."""
+        return self.resource.get_att_string("HarvestJobName")
+
+    @cached_property
+    def created_at(self) -> str:
+        """When MediaPackage created the job."""
+        return self.resource.get_att_string("CreatedAt")
+
+    @cached_property
+    def modified_at(self) -> str:
+        """When MediaPackage last modified the job."""
+        return self.resource.get_att_string("ModifiedAt")
+
+
+@per_object
+def _encrypted(bucket: s3.IBucket) -> bool:
+    return bucket.encryption_key is not None
 
 
 def render_properties(
@@ -251,7 +247,7 @@ def render_properties(
 
     Arguments are typed ``object`` on purpose: this is where values a type checker did not see get checked.
     """
-    violations: list[spec.Violation] = []
+    rendering = Rendering()
     properties: dict[str, Any] = {
         spec.CHANNEL_GROUP: channel_group_name,
         spec.CHANNEL: channel_name,
@@ -263,58 +259,20 @@ def render_properties(
     harvested: dict[str, list[dict[str, object]]] = {}
     for kind, names in zip(spec.MANIFEST_KINDS, manifests, strict=True):
         if isinstance(names, str) or (names is not None and not isinstance(names, Sequence)):
-            violations.append(
-                spec.Violation(f"{spec.MANIFESTS}.{kind}", f"must be a list of manifest names, got {names!r}")
-            )
+            rendering.fail(f"{spec.MANIFESTS}.{kind}", f"must be a list of manifest names, got {names!r}")
         elif names:
             harvested[kind] = [{"ManifestName": name} for name in names]
     properties[spec.MANIFESTS] = harvested
-
-    schedule: dict[str, object] = {}
-    for key, value in (("StartTime", start_time), ("EndTime", end_time)):
-        if isinstance(value, datetime) and value.utcoffset() is not None:
-            schedule[key] = value.isoformat()
-        else:
-            # Only strings reach jsii's token check: a date (not a datetime) would crash it instead of being named.
-            schedule[key] = value.isoformat() if isinstance(value, datetime) else str(value)
-            kind = "naive datetime (no tzinfo)" if isinstance(value, datetime) else type(value).__name__
-            violations.append(
-                spec.Violation(f"{spec.SCHEDULE}.{key}", f"must be a timezone-aware datetime, got a {kind}")
-            )
-    properties[spec.SCHEDULE] = schedule
-
-    bucket_name = (
-        destination_bucket if isinstance(destination_bucket, str) else getattr(destination_bucket, "bucket_name", None)
-    )
-    if bucket_name is None:
-        violations.append(
-            spec.Violation(
-                f"{spec.DESTINATION}.S3Destination.BucketName",
-                f"must be an s3.IBucket or a bucket name, got {type(destination_bucket).__name__}",
-            )
-        )
+    properties[spec.SCHEDULE] = {
+        "StartTime": rendering.timestamp(f"{spec.SCHEDULE}.StartTime", start_time),
+        "EndTime": rendering.timestamp(f"{spec.SCHEDULE}.EndTime", end_time),
+    }
+    bucket_name = rendering.bucket_name(f"{spec.DESTINATION}.S3Destination.BucketName", destination_bucket)
     properties[spec.DESTINATION] = {"S3Destination": {"BucketName": bucket_name, "DestinationPath": destination_path}}
-
     if description is not None:
         properties[spec.DESCRIPTION] = description
     if tags:
         properties[spec.TAGS] = dict(tags) if isinstance(tags, Mapping) else tags
-    properties[spec.WAIT_FOR_COMPLETION] = (
-        str(wait_for_completion).lower() if isinstance(wait_for_completion, bool) else wait_for_completion
-    )
-    properties[spec.TIMEOUT], problem = _timeout_seconds(timeout)
-    if problem:
-        violations.append(spec.Violation(spec.TIMEOUT, problem))
-    return properties, violations
-
-
-def _timeout_seconds(timeout: object) -> tuple[str | None, str | None]:
-    """``timeout`` in whole seconds as CloudFormation sends it (a string), or why it has none."""
-    if not isinstance(timeout, Duration):
-        return None, f"must be a Duration, got {type(timeout).__name__}"
-    if timeout.is_unresolved():
-        return None, "must be a concrete Duration, not a token (it is also the custom resource's ServiceTimeout)"
-    try:
-        return str(int(timeout.to_seconds())), None
-    except Exception:  # jsii raises a plain RuntimeError for a fractional number of seconds
-        return None, f"must be a whole number of seconds, got {timeout.to_human_string()}"
+    properties[spec.WAIT_FOR_COMPLETION] = rendering.wait_for_completion(wait_for_completion)
+    properties[spec.TIMEOUT] = rendering.timeout(timeout)
+    return properties, rendering.violations

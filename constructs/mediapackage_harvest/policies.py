@@ -102,13 +102,18 @@ def harvester_bucket_policy_statement(
     endpoint = origin_endpoint_arn(
         channel_group_name, channel_name, origin_endpoint_name, partition=partition, region=region, account=account
     )
-    prefix = destination_path.rstrip("/")
     return iam.PolicyStatement(
         principals=[iam.ServicePrincipal(MEDIAPACKAGE_V2_PRINCIPAL)],
         actions=["s3:PutObject"],
-        resources=[f"{bucket_arn}/{prefix}/*" if prefix else f"{bucket_arn}/*"],
+        resources=[destination_objects_arn(bucket_arn, destination_path)],
         conditions={
             "StringEquals": {"aws:SourceAccount": account},
             "ArnLike": {"aws:SourceArn": [endpoint, f"{endpoint}/*"]},
         },
     )
+
+
+def destination_objects_arn(bucket_arn: str, destination_path: str) -> str:
+    """The objects a harvest writes under ``destination_path`` (the bucket policy statement's resource)."""
+    prefix = destination_path.rstrip("/")
+    return f"{bucket_arn}/{prefix}/*" if prefix else f"{bucket_arn}/*"

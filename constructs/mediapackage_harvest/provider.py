@@ -9,16 +9,24 @@ which would grow the function's resource policy past its 20 KB limit.
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
+from weakref import WeakKeyDictionary
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mediapackage_harvest import spec
 from mediapackage_harvest.bundling import handler_code
-from mediapackage_harvest.policies import harvest_job_arn_pattern
+from mediapackage_harvest.policies import (
+    destination_objects_arn,
+    harvest_job_arn_pattern,
+    harvester_bucket_policy_statement,
+)
+from mediapackage_harvest.props import is_unresolved
 
 PROVIDER_ID = "MediaPackageHarvestProvider"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -41,24 +49,39 @@ EVENTS_ACTIONS = (
 )
 
 
+class _BucketStatement(NamedTuple):
+    """A bucket-policy statement that the jobs writing to one bucket from one origin endpoint share."""
+
+    statement: iam.PolicyStatement
+    policy: s3.BucketPolicy | None  # the bucket's policy, which the jobs wait for
+    bucket_arn: str
+
+
+# Each scope's provider, found once: a stack of many clips asks for it once per job.
+_PROVIDERS: WeakKeyDictionary[Construct, HarvestJobProvider] = WeakKeyDictionary()
+
+
 class HarvestJobProvider(Construct):
     """The handler function, its role, log group and EventBridge permission; get it with :meth:`of`."""
 
     @classmethod
     def of(cls, scope: Construct) -> HarvestJobProvider:
         """The stack's provider, created on first use."""
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(PROVIDER_ID)
-        if isinstance(existing, HarvestJobProvider):
-            return existing
-        return cls(stack, PROVIDER_ID)
+        known = _PROVIDERS.get(scope)
+        if known is None:
+            stack = Stack.of(scope)
+            existing = stack.node.try_find_child(PROVIDER_ID)
+            known = existing if isinstance(existing, HarvestJobProvider) else cls(stack, PROVIDER_ID)
+            _PROVIDERS[scope] = known
+        return known
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
+        self.stack = stack
         self._endpoints: set[tuple[str, str, str]] = set()
-        # Bucket-policy statements by (bucket path, channel group, channel, endpoint), shared by the jobs that match.
-        self.bucket_statements: dict[tuple[str, str, str, str], iam.PolicyStatement] = {}
+        # By (bucket, channel group, channel, endpoint): one statement for the jobs that match.
+        self._bucket_statements: dict[tuple[s3.IBucket, str, str, str], _BucketStatement] = {}
         self._v1_statement: iam.PolicyStatement | None = None
         self._v1_pass_role_statement: iam.PolicyStatement | None = None
         self._v1_roles: set[str] = set()
@@ -100,6 +123,8 @@ class HarvestJobProvider(Construct):
         )
         # CDK makes every function DependsOn its role, which the Role GetAtt already orders; cfn-lint's W3005
         # flags that in every user's template, so it is silenced on this one resource.
+        self.service_token = self.function.function_arn
+        """What every job's custom resource invokes (the function's ARN)."""
         cfn_function = self.function.node.default_child
         if isinstance(cfn_function, lambda_.CfnFunction):
             cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
@@ -137,7 +162,7 @@ class HarvestJobProvider(Construct):
         if not self._endpoints:
             self.role.add_to_principal_policy(self._mediapackage_statement)
         self._endpoints.add(key)
-        stack = Stack.of(self)
+        stack = self.stack
         jobs = harvest_job_arn_pattern(*key, partition=stack.partition, region=stack.region, account=stack.account)
         self._mediapackage_statement.add_resources(jobs)
         self._acknowledge_wildcard(
@@ -147,10 +172,45 @@ class HarvestJobProvider(Construct):
             "origin endpoint, never a channel, endpoint or other resource, and no action is granted on '*'.",
         )
 
+    def allow_harvester_writes(
+        self,
+        bucket: s3.IBucket,
+        destination_path: str,
+        channel_group_name: str,
+        channel_name: str,
+        origin_endpoint_name: str,
+    ) -> s3.BucketPolicy | None:
+        """Let MediaPackage write a job's harvest under ``destination_path`` of a bucket of this app.
+
+        Jobs that write to one bucket from one endpoint share one statement (one more object ARN each), so the
+        bucket policy stays far below S3's 20 KB limit however many clips a stack declares. Returns the bucket's
+        policy, which the job must wait for, or None when the policy cannot be changed here (an imported bucket).
+        """
+        key = (bucket, channel_group_name, channel_name, origin_endpoint_name)
+        shared = self._bucket_statements.get(key)
+        if shared is not None:
+            shared.statement.add_resources(destination_objects_arn(shared.bucket_arn, destination_path))
+            return shared.policy
+        bucket_arn = bucket.bucket_arn
+        statement = harvester_bucket_policy_statement(
+            bucket_arn,
+            destination_path,
+            channel_group_name,
+            channel_name,
+            origin_endpoint_name,
+            account=self.stack.account,
+            region=self.stack.region,
+            partition=self.stack.partition,
+        )
+        if not bucket.add_to_resource_policy(statement).statement_added:
+            return None
+        self._bucket_statements[key] = _BucketStatement(statement, bucket.policy, bucket_arn)
+        return bucket.policy
+
     def _acknowledge_wildcard(self, arn: str, reason: str) -> None:
         """Acknowledge cdk-nag's AwsSolutions-IAM5 finding for one wildcard resource of the role, with why."""
         policy = self.role.node.try_find_child("DefaultPolicy")
-        finding = f"AwsSolutions-IAM5[Resource::{nag_arn(arn, Stack.of(self))}]"
+        finding = f"AwsSolutions-IAM5[Resource::{nag_arn(arn, self.stack)}]"
         Validations.of(policy or self.role).acknowledge(Acknowledgment(id=finding, reason=reason))
 
     # MediaPackage v1 ---------------------------------------------------------------------------------------
@@ -161,7 +221,7 @@ class HarvestJobProvider(Construct):
         time, so the MediaPackage statement covers ``harvest_jobs/*`` of the stack's account and Region.
         ``iam:PassRole`` names each role a v1 job writes with, and only for MediaPackage.
         """
-        stack = Stack.of(self)
+        stack = self.stack
         if self._v1_statement is None:
             jobs_arn = stack.format_arn(
                 service="mediapackage",
@@ -211,5 +271,5 @@ def nag_arn(arn: str, stack: Stack) -> str:
 
 def _rule_prefix(function_address: str, stack_name: str) -> str:
     """A short, stable rule-name prefix unique to this function (and stack name, when it is known)."""
-    seed = function_address if Token.is_unresolved(stack_name) else f"{function_address}/{stack_name}"
+    seed = function_address if is_unresolved(stack_name) else f"{function_address}/{stack_name}"
     return "hj-" + hashlib.sha256(seed.encode()).hexdigest()[:10]

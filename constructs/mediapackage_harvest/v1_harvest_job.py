@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
-from aws_cdk import Acknowledgment, Annotations, ArnFormat, CustomResource, Duration, Stack, Token, Validations
+from aws_cdk import Acknowledgment, Annotations, ArnFormat, CustomResource, Duration, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mediapackage_harvest import spec
-from mediapackage_harvest.harvest_job import DEFAULT_TIMEOUT, InvalidHarvestJob, PropsByField, _timeout_seconds
+from mediapackage_harvest.harvest_job import InvalidHarvestJob
+from mediapackage_harvest.props import DEFAULT_TIMEOUT, PropsByField, Rendering, is_unresolved, raise_if_invalid
 from mediapackage_harvest.provider import MEDIAPACKAGE_V1_PRINCIPAL, HarvestJobProvider, nag_arn
 from mediapackage_harvest.synth_clock import warn_v1
 
@@ -31,7 +33,10 @@ V1_PROPS_BY_FIELD: PropsByField = (
 
 
 class InvalidV1HarvestJob(InvalidHarvestJob):
-    """A ``MediaPackageV1HarvestJob`` declared with invalid props; the message names each Python prop and rule."""
+    """A ``MediaPackageV1HarvestJob`` declared with invalid props; the message names each Python prop and rule.
+
+    A subclass of ``InvalidHarvestJob``, so that code catching that one catches both.
+    """
 
     construct = "MediaPackageV1HarvestJob"
     props_by_field = V1_PROPS_BY_FIELD
@@ -93,10 +98,7 @@ class MediaPackageV1HarvestJob(Construct):
             wait_for_completion=wait_for_completion,
             timeout=timeout,
         )
-        seen = {v.field for v in violations}  # a construct check replaces the spec's rule for the same field
-        violations += [v for v in spec.validate_v1(properties, Token.is_unresolved) if v.field not in seen]
-        if violations:
-            raise InvalidV1HarvestJob(f"{scope.node.path}/{id}".lstrip("/"), violations)
+        raise_if_invalid(InvalidV1HarvestJob, scope, id, properties, violations, spec.validate_v1)
 
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -116,13 +118,13 @@ class MediaPackageV1HarvestJob(Construct):
             "RoleArn": role.role_arn,
         }
 
-        provider = HarvestJobProvider.of(self)
+        provider = HarvestJobProvider.of(scope)
         provider.grant_v1_job(role)
         self.resource = CustomResource(
             self,
             "Resource",
             resource_type=spec.V1_RESOURCE_TYPE,
-            service_token=provider.function.function_arn,
+            service_token=provider.service_token,
             service_timeout=timeout,
             properties=properties,
         )
@@ -141,14 +143,31 @@ class MediaPackageV1HarvestJob(Construct):
                 "kms:GenerateDataKey on it (and the key policy must allow that), or MediaPackage cannot write.",
             )
 
-        self.harvest_job_arn: str = self.resource.get_att_string("Arn")
+    # The attributes are read from the custom resource when first used: most jobs' are never read.
+    @cached_property
+    def harvest_job_arn(self) -> str:
         """The job's ARN (also the resource's physical id)."""
-        self.harvest_job_id: str = self.resource.get_att_string("Id")
-        self.status: str = self.resource.get_att_string("Status")
+        return self.resource.get_att_string("Arn")
+
+    @cached_property
+    def harvest_job_id(self) -> str:
+        """The job's ID (the one given, or the one the handler derived)."""
+        return self.resource.get_att_string("Id")
+
+    @cached_property
+    def status(self) -> str:
         """SUCCEEDED when waiting for completion; IN_PROGRESS possible otherwise."""
-        self.channel_id: str = self.resource.get_att_string("ChannelId")
+        return self.resource.get_att_string("Status")
+
+    @cached_property
+    def channel_id(self) -> str:
         """The ID of the channel the origin endpoint belongs to."""
-        self.created_at: str = self.resource.get_att_string("CreatedAt")
+        return self.resource.get_att_string("ChannelId")
+
+    @cached_property
+    def created_at(self) -> str:
+        """When MediaPackage created the job."""
+        return self.resource.get_att_string("CreatedAt")
 
     def _writer_role(self, stack: Stack, bucket_arn: str, manifest_key: str) -> iam.Role:
         """A role only MediaPackage may assume, for this account's harvest jobs, writing under the key's folder.
@@ -193,7 +212,7 @@ class MediaPackageV1HarvestJob(Construct):
 
 def manifest_folder(manifest_key: str) -> str:
     """The folder the manifest (and the asset beside it) goes to; empty for a key at the top or a token."""
-    if Token.is_unresolved(manifest_key) or "/" not in manifest_key:
+    if is_unresolved(manifest_key) or "/" not in manifest_key:
         return ""
     return manifest_key.rsplit("/", 1)[0]
 
@@ -215,42 +234,20 @@ def render_v1_properties(
     Arguments are typed ``object`` on purpose: this is where values a type checker did not see get checked.
     The role's ARN stands in as given (or absent) here; the construct fills in the one it uses.
     """
-    violations: list[spec.Violation] = []
+    rendering = Rendering()
     properties: dict[str, Any] = {}
     if harvest_job_id is not None:
         properties[spec.V1_JOB_ID] = harvest_job_id
     properties[spec.V1_ORIGIN_ENDPOINT] = origin_endpoint_id
-    for key, value in ((spec.V1_START, start_time), (spec.V1_END, end_time)):
-        if isinstance(value, datetime) and value.utcoffset() is not None:
-            properties[key] = value.isoformat()
-        else:
-            properties[key] = value.isoformat() if isinstance(value, datetime) else value
-            kind = "naive datetime (no tzinfo)" if isinstance(value, datetime) else type(value).__name__
-            violations.append(spec.Violation(key, f"must be a timezone-aware datetime, got a {kind}"))
-
-    bucket_name = (
-        destination_bucket if isinstance(destination_bucket, str) else getattr(destination_bucket, "bucket_name", None)
-    )
-    if bucket_name is None:
-        violations.append(
-            spec.Violation(
-                f"{spec.V1_DESTINATION}.BucketName",
-                f"must be an s3.IBucket or a bucket name, got {type(destination_bucket).__name__}",
-            )
-        )
+    properties[spec.V1_START] = rendering.timestamp(spec.V1_START, start_time)
+    properties[spec.V1_END] = rendering.timestamp(spec.V1_END, end_time)
+    bucket_name = rendering.bucket_name(f"{spec.V1_DESTINATION}.BucketName", destination_bucket)
     role_arn: object = "arn:aws:iam::000000000000:role/to-be-created"  # stands in for the role made later
     if role is not None:
         role_arn = getattr(role, "role_arn", None)
         if role_arn is None:
-            violations.append(
-                spec.Violation(f"{spec.V1_DESTINATION}.RoleArn", f"must be an iam.IRole, got {type(role).__name__}")
-            )
+            rendering.fail(f"{spec.V1_DESTINATION}.RoleArn", f"must be an iam.IRole, got {type(role).__name__}")
     properties[spec.V1_DESTINATION] = {"BucketName": bucket_name, "ManifestKey": manifest_key, "RoleArn": role_arn}
-
-    properties[spec.WAIT_FOR_COMPLETION] = (
-        str(wait_for_completion).lower() if isinstance(wait_for_completion, bool) else wait_for_completion
-    )
-    properties[spec.TIMEOUT], problem = _timeout_seconds(timeout)
-    if problem:
-        violations.append(spec.Violation(spec.TIMEOUT, problem))
-    return properties, violations
+    properties[spec.WAIT_FOR_COMPLETION] = rendering.wait_for_completion(wait_for_completion)
+    properties[spec.TIMEOUT] = rendering.timeout(timeout)
+    return properties, rendering.violations
