@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ from constructs import Construct
 import mediapackage_harvest
 import mediapackage_harvest.rehearsal
 
+REPO = Path(__file__).resolve().parents[1]
 PUBLIC_MODULES = [mediapackage_harvest, mediapackage_harvest.rehearsal]
 
 
@@ -94,3 +98,17 @@ def test_the_check_finds_a_missing_docstring_and_an_undescribed_prop() -> None:
     module.helper = helper  # type: ignore[attr-defined]
     module.__all__ = ["Clip", "helper"]  # type: ignore[attr-defined]
     assert undocumented(module) == ["example.Clip.arn", "example.Clip(end_time=...)", "example.helper"]
+
+
+def test_the_readme_command_builds_the_api_reference_with_the_props(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "build_api.py"), str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Warn" not in done.stderr, done.stderr  # e.g. a name in __all__ that pdoc cannot resolve
+    package = (tmp_path / "mediapackage_harvest.html").read_text()
+    rehearsal = (tmp_path / "mediapackage_harvest" / "rehearsal.html").read_text()
+    assert "the origin endpoint's channel group." in package  # HarvestJob(channel_group_name=...)
+    assert "MediaPackageV1HarvestJob" in package and "harvester_origin_endpoint_policy_statement" in package
+    assert "let the handler's INFO log lines through" in rehearsal  # Rehearsal(handler_logs=...)
+    assert "default_start" in rehearsal and "StackResult" in rehearsal
