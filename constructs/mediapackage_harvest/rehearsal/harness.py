@@ -393,11 +393,15 @@ def _split(kind: str, detail: str) -> tuple[str, str, str]:
 
 @contextmanager
 def _quiet_handler() -> Iterator[None]:
-    """Only the handler's warnings and errors while the rehearsal runs (its level is put back afterwards)."""
-    logger = logging.getLogger(importlib.import_module("harvest_logging").logger.name)
-    saved = logger.level
-    logger.setLevel(max(saved, logging.WARNING))
+    """Only the handler's warnings and errors reach its log output while the rehearsal runs. A filter on the
+    handler's own log handler, not a logger level: a handler a test adds to the logger still gets every record."""
+    output = importlib.import_module("harvest_logging").logger.logger_handler
+    output.addFilter(_warnings_and_errors)
     try:
         yield
     finally:
-        logger.setLevel(saved)
+        output.removeFilter(_warnings_and_errors)
+
+
+def _warnings_and_errors(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
