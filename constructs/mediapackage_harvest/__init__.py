@@ -35,6 +35,7 @@ stack share its one handler function. v1 harvest jobs can be neither cancelled n
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from mediapackage_harvest.spec import RESOURCE_TYPE, V1_RESOURCE_TYPE, InvalidProperties, Violation
@@ -49,6 +50,12 @@ if TYPE_CHECKING:
     )
     from mediapackage_harvest.provider import HarvestJobProvider
     from mediapackage_harvest.v1_harvest_job import InvalidV1HarvestJob, MediaPackageV1HarvestJob
+
+try:
+    __version__ = version("cdk-mediapackage-harvest")
+    """The installed distribution's version (set in one place: pyproject.toml)."""
+except PackageNotFoundError:  # the source tree on sys.path without an install
+    __version__ = "0+unknown"
 
 # Imported on first use: `mediapackage_harvest.spec` (standard library only, used by the handler and its tests)
 # must not pay for starting aws_cdk's jsii runtime.

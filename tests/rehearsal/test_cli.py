@@ -12,6 +12,7 @@ from aws_cdk.assertions import Template as CdkTemplate
 
 from mediapackage_harvest import HarvestJob, MediaPackageV1HarvestJob
 from mediapackage_harvest.rehearsal.cli import main
+from tests.rehearsal.stacks import Synthesized
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 END = datetime(2026, 3, 1, 9, 20, tzinfo=UTC)
@@ -66,3 +67,123 @@ def _logical(template: Path, construct_id: str) -> str:
         if rid.startswith(construct_id) and "Custom::" in body["Resources"][rid]["Type"]
     ]
     return str(found)
+
+
+# Choosing what to rehearse, and bad input: one line on stderr, exit status 2, no traceback. ---------------
+
+
+@pytest.fixture
+def cdk_out(tmp_path: Path, stacks: Synthesized) -> Path:
+    """A cloud assembly folder with two stacks holding harvest jobs and one holding none."""
+    out = tmp_path / "cdk.out"
+    out.mkdir()
+    for name in ("One", "NoWait"):
+        (out / f"{name}.template.json").write_text(json.dumps(stacks.first[name]))
+    (out / "Empty.template.json").write_text(json.dumps({"Resources": {}}))
+    return out
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert "Traceback" not in captured.err + captured.out
+    return lines[0]
+
+
+def test_help_is_plain_text_with_the_defaults(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one help line per option, whatever the terminal
+    with pytest.raises(SystemExit) as exit:
+        main(["--help"])
+    assert exit.value.code == 0
+    shown = capsys.readouterr().out
+    assert "``" not in shown and ":class:" not in shown
+    for option in ("--stack NAME", "--deploy-time ISO", "--scenario FILE", "--keep", "--handler-logs", "--out DIR"):
+        assert option in shown
+    assert "(default: cdk.out)" in shown and "(default: rehearsal-out)" in shown
+    assert "(default: 5 minutes after the latest harvest window" in shown
+
+
+def test_a_missing_cloud_assembly_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "cdk.out")]) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith("mediapackage-harvest-rehearse: error: ") and "cdk.out not found" in line
+
+
+def test_an_unknown_stack_is_one_line_naming_the_stacks_there(
+    cdk_out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(cdk_out), "--stack", "Onee"]) == 2
+    assert "no stack 'Onee'" in (line := _one_error_line(capsys)) and "Empty, NoWait, One" in line
+    assert main([str(cdk_out), "--stack", "Empty"]) == 2
+    assert "stack 'Empty' holds no HarvestJob" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"default_job": {"queued_secs": 5}}', "default_job: unknown key(s) queued_secs"),
+        ('{"default_job": {"queued_seconds": 5,}}', "not valid JSON"),
+        ('{"faults": [{"operation": "GetHarvestJob", "code": "Throttled"}]}', "faults[0].code: must be one of"),
+    ],
+    ids=["typo", "bad-json", "bad-value"],
+)
+def test_a_bad_scenario_file_is_one_line_naming_the_key(
+    cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(content)
+    assert main([str(cdk_out), "--scenario", str(scenario)]) == 2
+    line = _one_error_line(capsys)
+    assert str(scenario) in line and expected in line
+    assert not (tmp_path / "rehearsal-out").exists()
+
+
+def test_a_missing_scenario_file_and_a_bad_deploy_time_are_one_line(
+    cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(cdk_out), "--scenario", str(tmp_path / "nope.json")]) == 2
+    assert "nope.json: No such file or directory" in _one_error_line(capsys)
+    assert main([str(cdk_out), "--deploy-time", "2026-01-15T11:00:00"]) == 2
+    assert "give a timezone" in _one_error_line(capsys)
+    assert main([str(cdk_out), "--deploy-time", "yesterday"]) == 2
+    assert "not an ISO 8601 time" in _one_error_line(capsys)
+
+
+def test_stack_picks_what_is_rehearsed(cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(cdk_out), "--stack", "NoWait", "--out", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["NoWait.timeline.json"]
+    assert "== NoWait: CREATE_COMPLETE, DELETE_COMPLETE ==" in capsys.readouterr().out
+
+
+def test_a_failed_rehearsal_names_each_failed_resource_and_its_whole_reason(
+    cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = "Manifest index was not found on origin endpoint hls in channel main of channel group live"
+    scenario = tmp_path / "failed.json"
+    scenario.write_text(json.dumps({"default_job": {"outcome": "FAILED", "error_message": message}}))
+    args = [str(cdk_out), "--stack", "One", "--scenario", str(scenario), "--out", str(tmp_path / "out")]
+    assert main(args) == 1
+
+    printed = capsys.readouterr().out
+    assert "== One: ROLLBACK_COMPLETE ==" in printed
+    (failed,) = [line for line in printed.splitlines() if line.startswith("FAILED ")]
+    (logical_id,) = [
+        rid for rid in json.loads((cdk_out / "One.template.json").read_text())["Resources"] if "Clip" in rid
+    ]
+    assert failed.startswith(f"FAILED Create {logical_id}: ") and failed.endswith(message)
+    arns = {word.rstrip(";,") for word in printed.split() if word.startswith("arn:aws:mediapackagev2:")}
+    assert arns and all("/harvestJob/" in arn and not arn.endswith("…") for arn in arns)
+    assert " ".join(printed.split()).count(message) >= 2, "the timeline shows the whole reason too"
+
+
+def test_the_deploy_time_is_when_the_rehearsal_deploys(
+    cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before_the_window = "2026-01-15T09:00:00+00:00"  # the stack's window is 10:00-10:30
+    args = [str(cdk_out), "--stack", "One", "--deploy-time", before_the_window, "--out", str(tmp_path / "out")]
+    assert main(args) == 1
+    (failed,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAILED ")]
+    assert "StartTime" in failed and "future" in failed

@@ -174,11 +174,22 @@ class Request:
 
     @property
     def finished(self) -> bool:
+        """Whether the request was answered or timed out."""
         return self.response is not None or self.timed_out
 
     @property
     def succeeded(self) -> bool:
+        """Whether the handler answered SUCCESS."""
         return self.response is not None and self.response.get("Status") == "SUCCESS"
+
+    @property
+    def reason(self) -> str:
+        """Why the request failed, in full: the handler's Reason, or the timeout (empty when it succeeded)."""
+        if self.timed_out:
+            return "no response within the service timeout"
+        if self.response is None or self.succeeded:
+            return ""
+        return str(self.response.get("Reason") or "FAILED without a reason")
 
 
 @dataclass
@@ -190,6 +201,11 @@ class StackResult:
     requests: list[Request]
     outputs: dict[str, str]
     physical_ids: dict[str, str]
+
+    @property
+    def failures(self) -> list[Request]:
+        """The requests that failed or timed out, in the order they were sent (see :attr:`Request.reason`)."""
+        return [r for r in self.requests if r.finished and not r.succeeded]
 
 
 class CloudFormation:

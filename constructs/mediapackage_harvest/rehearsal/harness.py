@@ -53,6 +53,7 @@ from mediapackage_harvest.rehearsal.cloudformation import (
 from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
 from mediapackage_harvest.rehearsal.environment import environment
 from mediapackage_harvest.rehearsal.lambda_runtime import (
+    handler_module,
     handler_seams,
     load_handler_module,
 )
@@ -90,11 +91,24 @@ class Rehearsal:
         start: datetime | None = None,
         seed: int = 0,
         duplicate_deliveries: Mapping[str, float] | None = None,
+        handler_logs: bool = False,
     ) -> None:
-        """``seed`` seeds ``random`` while the rehearsal runs; ``duplicate_deliveries`` maps a request type to
-        the delay of its second delivery (see :class:`~mediapackage_harvest.rehearsal.cloudformation.CloudFormation`).
+        """Set up a rehearsal; the services start when the ``with`` block is entered.
+
+        Args:
+            scenario: what the MediaPackage emulators do (job timings, outcomes, faults); default: every job
+                completes after 35 s.
+            start: the virtual time the rehearsal begins at; harvest windows must have started before it (see
+                :func:`default_start`). Default: 2026-01-01T00:00:00Z.
+            seed: seeds ``random`` while the rehearsal runs (botocore's retry jitter), for the same timeline on
+                every run.
+            duplicate_deliveries: maps a request type (``"Create"``, ...) to the delay in seconds of a second
+                delivery of each such request, to rehearse Lambda's at-least-once delivery.
+            handler_logs: let the handler's INFO log lines through; by default only its warnings and errors
+                are logged, so a test's output stays readable.
         """
         self.scenario = scenario or Scenario()
+        self._handler_logs = handler_logs
         self._start = start
         self._seed = seed
         self._duplicate_deliveries = dict(duplicate_deliveries or {})
@@ -146,6 +160,8 @@ class Rehearsal:
         self._iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto_url)
         self._function_environment = self._stack.enter_context(environment({}))
         self._handler_module = load_handler_module()
+        if not self._handler_logs:
+            self._stack.enter_context(_quiet_handler())
         self._stack.enter_context(handler_seams(self.clock))
         return self
 
@@ -163,6 +179,7 @@ class Rehearsal:
         return result
 
     def destroy(self) -> StackResult:
+        """Delete the deployed stack, as ``cdk destroy`` would."""
         if self.cloudformation is None:
             raise RuntimeError("nothing deployed")
         result = self.cloudformation.delete()
@@ -181,6 +198,7 @@ class Rehearsal:
         self.clock.run(limit=self.clock.time() + limit_seconds)
 
     def figures(self) -> Figures:
+        """Lambda invocations and billed time, MediaPackage calls, EventBridge polls, rules left."""
         calls: dict[str, int] = {}
         for service, emulator in (("", self.emulator), ("v1:", self.emulator_v1)):
             for call in emulator.calls:
@@ -313,3 +331,19 @@ def _split(kind: str, detail: str) -> tuple[str, str, str]:
     """Emulator events carry the job name first in their detail: 'name: rest'."""
     name, _, rest = detail.partition(": ")
     return name, kind, rest
+
+
+@contextmanager
+def _quiet_handler() -> Iterator[None]:
+    """Only the handler's warnings and errors reach its log output while the rehearsal runs. A filter on the
+    handler's own log handler, not a logger level: a handler a test adds to the logger still gets every record."""
+    output = handler_module("logs").logger.logger_handler
+    output.addFilter(_warnings_and_errors)
+    try:
+        yield
+    finally:
+        output.removeFilter(_warnings_and_errors)
+
+
+def _warnings_and_errors(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING

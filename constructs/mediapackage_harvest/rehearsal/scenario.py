@@ -114,6 +114,7 @@ class Fault:
         return self.job_name is None or (job_name is not None and fnmatchcase(job_name, self.job_name))
 
     def fails(self, attempt: int) -> bool:
+        """Whether the call with this 1-based attempt number gets the error."""
         return self.attempts == "every" or attempt in self.attempts
 
 
@@ -126,6 +127,7 @@ class Throttle:
     operations: frozenset[str] | None = None
 
     def covers(self, operation: str) -> bool:
+        """Whether ``operation`` counts against this throttle."""
         return self.operations is None or operation in self.operations
 
 

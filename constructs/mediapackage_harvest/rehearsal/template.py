@@ -37,6 +37,7 @@ class Environment:
 
     @property
     def stack_id(self) -> str:
+        """The stack's ARN, as CloudFormation would give it (``AWS::StackId``)."""
         digest = hashlib.sha256(self.stack_name.encode()).hexdigest()
         uuid_like = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
         return f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/{self.stack_name}/{uuid_like}"
@@ -54,11 +55,13 @@ class Template:
 
     @classmethod
     def load(cls, path: Path, env: Environment | None = None) -> Template:
+        """Read a synthesized ``*.template.json``; ``env`` names the stack, account and Region."""
         body: dict[str, Any] = json.loads(path.read_text())
         return cls(body, env or Environment(stack_name=path.name.removesuffix(".template.json")))
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
+        """The template's ``Resources``, by logical id."""
         resources: dict[str, dict[str, Any]] = self.body.get("Resources", {})
         return resources
 
@@ -100,6 +103,7 @@ class Template:
         return resolved
 
     def service_timeout(self, logical_id: str) -> int:
+        """The custom resource's ``ServiceTimeout`` in seconds (CloudFormation's default: 3600)."""
         value = self.resources[logical_id].get("Properties", {}).get("ServiceTimeout", 3600)
         return int(self.resolve(value))
 
@@ -111,14 +115,17 @@ class Template:
         raise UnresolvableError(f"{logical_id}: ServiceToken is not a GetAtt of a function in this template")
 
     def function_name(self, function_id: str) -> str:
+        """The function's name: its ``FunctionName``, else one made up as CloudFormation would."""
         name = self.resources[function_id].get("Properties", {}).get("FunctionName")
         return str(self.resolve(name)) if name else f"{self.env.stack_name}-{function_id}"[:64]
 
     def function_environment(self, function_id: str) -> dict[str, str]:
+        """The function's environment variables, resolved."""
         variables = self.resources[function_id].get("Properties", {}).get("Environment", {}).get("Variables", {})
         return {k: str(v) for k, v in self.resolve(variables).items()}
 
     def function_timeout(self, function_id: str) -> int:
+        """The function's timeout in seconds (Lambda's default: 3)."""
         return int(self.resources[function_id].get("Properties", {}).get("Timeout", 3))
 
     def outputs(self) -> dict[str, str]:

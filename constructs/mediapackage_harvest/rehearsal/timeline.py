@@ -30,6 +30,7 @@ class Timeline:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, now: float, source: str, resource: str, what: str, detail: str = "") -> None:
+        """Record what happened at virtual time ``now`` (seconds since the epoch)."""
         entry = Entry(round(now - self.origin, 3), source, resource, what, detail)
         with self._lock:
             # Stable insert by time: entries arrive almost always in order, so this scans from the end.
@@ -39,24 +40,39 @@ class Timeline:
             self.entries.insert(index, entry)
 
     def where(self, source: str | None = None, what: str | None = None) -> list[Entry]:
+        """The entries from ``source`` and/or with event ``what``, in time order."""
         return [e for e in self.entries if (source is None or e.source == source) and (what is None or e.what == what)]
 
     def table(self, width: int = 140) -> str:
-        """A fixed-width table a person can read in a terminal or a CI log. A long detail (a failure's reason,
-        what a CreateHarvestJob was sent) wraps onto continuation lines under its column, never cut."""
+        """A fixed-width table a person can read in a terminal or a CI log.
+
+        A long detail wraps onto indented lines, never cut; a word longer than the column (an ARN) stays whole
+        on its own line. A resource or event name too long for its column ends with ``…``.
+        """
         lines = [f"{'t (s)':>9}  {'source':<16}{'resource':<34}{'event':<22}detail", "-" * width]
+        indent = " " * _DETAIL_COLUMN
         for e in self.entries:
-            row = f"{e.at:>9.1f}  {e.source:<16}{_cut(e.resource, 32):<34}{_cut(e.what, 20):<22}"
-            wrapped = textwrap.wrap(e.detail, max(width - len(row), 20), break_on_hyphens=False) or [""]
-            lines.append(row + wrapped[0])
-            lines += [" " * len(row) + more for more in wrapped[1:]]
+            head = f"{e.at:>9.1f}  {e.source:<16}{_cut(e.resource, 32):<34}{_cut(e.what, 20):<22}"
+            detail = textwrap.wrap(
+                e.detail,
+                width=max(width - _DETAIL_COLUMN, 20),
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            lines.append((head + (detail[0] if detail else "")).rstrip())
+            lines.extend(indent + more for more in detail[1:])
         return "\n".join(lines)
 
     def to_json(self) -> list[dict[str, object]]:
+        """The entries as JSON-ready dicts (``at``, ``source``, ``resource``, ``what``, ``detail``)."""
         return [asdict(e) for e in self.entries]
 
     def write_json(self, path: Path) -> None:
+        """Write :meth:`to_json` to ``path``."""
         path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+
+
+_DETAIL_COLUMN = 9 + 2 + 16 + 34 + 22
 
 
 def _cut(text: str, width: int) -> str:

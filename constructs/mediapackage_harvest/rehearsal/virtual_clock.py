@@ -5,7 +5,7 @@ task in its own thread, but only one task runs at a time: a task runs until it s
 scheduler moves time straight to the next due event. A 20-minute harvest therefore rehearses in seconds, and
 because ties run in the order they were scheduled, every figure is the same on every run.
 
-It implements the handler's ``handler_clock.Clock`` protocol (``time``, ``sleep``, ``call_later``), so the
+It implements the handler's ``harvest_handler.clock.Clock`` protocol (``time``, ``sleep``, ``call_later``), so the
 unmodified handler can run on it.
 """
 
