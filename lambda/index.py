@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource
     CloudFormationCustomResourceEvent,
 )
 
-from harvest_handler import aws_clients, lifecycle
+from harvest_handler import aws_clients, lifecycle, long_wait
 from harvest_handler.crhelper_resource import POLL_FLAG, Function, LambdaContext, Outcome, SafeCfnResource
 from harvest_handler.logs import logger
 from harvest_handler.mediapackage_v1 import MediaPackageV1
@@ -32,17 +32,28 @@ Dispatcher = Callable[[lifecycle.Invocation], Outcome]
 FLAVOURS: dict[str, Callable[[], lifecycle.HarvestService]] = {
     spec.RESOURCE_TYPE: MediaPackageV2,
     spec.V1_RESOURCE_TYPE: MediaPackageV1,
+    spec.RESULT_RESOURCE_TYPE: MediaPackageV2,
+}
+# Resource types with their own dispatchers (Create, Update, Delete); the others are harvest jobs.
+OWN_DISPATCHERS: dict[str, tuple[Dispatcher, Dispatcher, Dispatcher]] = {
+    spec.RESULT_RESOURCE_TYPE: (long_wait.read_result, long_wait.read_result, long_wait.keep_job),
 }
 
 reset_clients = aws_clients.reset
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> None:
-    """Answer one CloudFormation request (or one EventBridge poll of it)."""
+    """Answer one CloudFormation request (or one EventBridge poll of it, or watch a long-wait job)."""
+    service = FLAVOURS.get(str(event.get("ResourceType")), MediaPackageV2)()
+    if long_wait.WATCH_KEY in event:
+        long_wait.poll(event, context, service)
+        return
     request = CloudFormationCustomResourceEvent(event)
     _set_log_keys(request, context)
     resource = SafeCfnResource.for_invocation(rule_prefix_env=spec.POLL_RULE_PREFIX_ENV)
-    service = FLAVOURS.get(str(request.get("ResourceType")), MediaPackageV2)()
+    create, update, delete = OWN_DISPATCHERS.get(
+        str(request.get("ResourceType")), (lifecycle.create, lifecycle.update, lifecycle.delete)
+    )
 
     def bind(dispatch: Dispatcher) -> Function:
         def run(raw: dict[str, Any], ctx: LambdaContext) -> Outcome:
@@ -53,12 +64,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
 
         return run
 
-    resource.register(
-        create=bind(lifecycle.create),
-        update=bind(lifecycle.update),
-        delete=bind(lifecycle.delete),
-        poll=bind(lifecycle.poll),
-    )
+    resource.register(create=bind(create), update=bind(update), delete=bind(delete), poll=bind(lifecycle.poll))
     resource(event, context)
 
 

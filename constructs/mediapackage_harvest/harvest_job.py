@@ -12,7 +12,7 @@ from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IDependable
 
-from mediapackage_harvest import spec
+from mediapackage_harvest import long_wait, spec
 from mediapackage_harvest.origin_endpoint import BOTH_FIELD, ENDPOINT_FIELD, resolve_endpoint
 from mediapackage_harvest.props import (
     DEFAULT_TIMEOUT,
@@ -96,7 +96,10 @@ class HarvestJob(Construct):
     :param tags: tags for the harvest job.
     :param wait_for_completion: finish the deploy only when the job has completed (default); otherwise as soon
         as MediaPackage has accepted it.
-    :param timeout: how long CloudFormation waits for the resource, 1 minute to 1 hour (default 1 hour).
+    :param timeout: how long the deploy waits for the job, 1 minute to 12 hours (default 1 hour). Up to one hour
+        the job's custom resource waits; past one hour (with ``wait_for_completion``) the job's resource is
+        answered once the job exists and an ``AWS::CloudFormation::WaitCondition`` waits for the handler's signal
+        (the long-wait mode; a replacement or a new timeout waits again on a new condition).
     """
 
     def __init__(
@@ -156,14 +159,24 @@ class HarvestJob(Construct):
         provider = HarvestJobProvider.of(scope)
         provider.grant_endpoint(channel_group_name, channel_name, origin_endpoint_name)
 
+        long = long_wait.is_long(properties)
+        if long:  # past CloudFormation's hour for a custom resource: a wait condition waits (long_wait.py)
+            handle = long_wait.declare_handle(self, properties)
+            properties[spec.SIGNAL_URL] = handle.ref
         self.resource = CustomResource(
             self,
             "Resource",
             resource_type=spec.RESOURCE_TYPE,
             service_token=provider.service_token,
-            service_timeout=timeout,
+            service_timeout=timeout if _within_an_hour(properties) else Duration.hours(1),
             properties=properties,
         )
+        self._attributes_of = self.resource
+        """The resource whose Fn::GetAtt are the job's attributes: in long-wait mode, the result read at the end."""
+        if long:
+            self._attributes_of = long_wait.declare_wait(
+                self, self.resource, handle, properties, provider.service_token
+            )
         waits_for: list[IDependable] = [provider.permission]
         if endpoint is not None:
             endpoint.grant_harvester(self, self.resource)
@@ -194,32 +207,37 @@ class HarvestJob(Construct):
     @cached_property
     def harvest_job_arn(self) -> str:
         """The job's ARN (also the resource's physical id)."""
-        return self.resource.get_att_string("Arn")
+        return self._attributes_of.get_att_string("Arn")
 
     @cached_property
     def etag(self) -> str:
         """The job's ETag."""
-        return self.resource.get_att_string("ETag")
+        return self._attributes_of.get_att_string("ETag")
 
     @cached_property
     def status(self) -> str:
         """COMPLETED when waiting for completion; QUEUED or IN_PROGRESS possible otherwise."""
-        return self.resource.get_att_string("Status")
+        return self._attributes_of.get_att_string("Status")
 
     @cached_property
     def harvest_job_name(self) -> str:
         """The job's name (the one given, or the one the handler derived)."""
-        return self.resource.get_att_string("HarvestJobName")
+        return self._attributes_of.get_att_string("HarvestJobName")
 
     @cached_property
     def created_at(self) -> str:
         """When MediaPackage created the job."""
-        return self.resource.get_att_string("CreatedAt")
+        return self._attributes_of.get_att_string("CreatedAt")
 
     @cached_property
     def modified_at(self) -> str:
         """When MediaPackage last modified the job."""
-        return self.resource.get_att_string("ModifiedAt")
+        return self._attributes_of.get_att_string("ModifiedAt")
+
+
+def _within_an_hour(properties: Mapping[str, Any]) -> bool:
+    """Whether CloudFormation can wait the whole timeout for the custom resource (its ServiceTimeout)."""
+    return int(properties[spec.TIMEOUT]) <= spec.SERVICE_TIMEOUT_MAX_SECONDS
 
 
 @per_object

@@ -32,15 +32,23 @@ DESTINATION = "Destination"
 DESCRIPTION = "Description"
 TAGS = "Tags"
 WAIT_FOR_COMPLETION = "WaitForCompletion"
-TIMEOUT = "Timeout"  # seconds; the same value as the custom resource's ServiceTimeout
+TIMEOUT = "Timeout"  # seconds; the custom resource's ServiceTimeout too, up to one hour
+SERVICE_TIMEOUT = "ServiceTimeout"  # CloudFormation's own wait for the custom resource
+# Long-wait mode (Timeout over an hour): the URL of the AWS::CloudFormation::WaitConditionHandle the handler signals
+# when the job ends. A credential, like the ResponseURL: never logged, never in the response Data.
+SIGNAL_URL = "SignalUrl"
 
 MANIFEST_KINDS = ("HlsManifests", "DashManifests", "LowLatencyHlsManifests")
 
 # Properties that do not describe the job itself: changing only these never replaces it.
-LIFECYCLE_PROPERTIES = frozenset({"ServiceToken", "ServiceTimeout", WAIT_FOR_COMPLETION, TIMEOUT, TAGS})
+LIFECYCLE_PROPERTIES = frozenset({"ServiceToken", SERVICE_TIMEOUT, WAIT_FOR_COMPLETION, TIMEOUT, TAGS, SIGNAL_URL})
 
 # Attributes the resource returns (Fn::GetAtt names).
 ATTRIBUTES = ("Arn", "ETag", "Status", "HarvestJobName", "CreatedAt", "ModifiedAt")
+
+# Long-wait mode's result resource: re-reads the job once its wait condition has completed and returns ATTRIBUTES.
+RESULT_RESOURCE_TYPE = "Custom::MediaPackageV2HarvestJobResult"
+RESULT_JOB_ARN = "JobArn"
 
 # Environment of the handler function.
 POLL_RULE_PREFIX_ENV = "HARVEST_POLL_RULE_PREFIX"
@@ -52,7 +60,9 @@ DESTINATION_PATH_MAX = 1024
 BUCKET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3 bucket naming rules
 MAX_WINDOW = timedelta(hours=24)
 TIMEOUT_MIN_SECONDS = 60  # the handler needs a minute to cancel the job and answer before CloudFormation gives up
-TIMEOUT_MAX_SECONDS = 3600  # CloudFormation's ServiceTimeout ceiling
+SERVICE_TIMEOUT_MAX_SECONDS = 3600  # CloudFormation's ServiceTimeout ceiling: longer waits use a wait condition
+TIMEOUT_MAX_SECONDS = 43200  # a WaitCondition's Timeout ceiling (12 hours)
+V1_TIMEOUT_MAX_SECONDS = SERVICE_TIMEOUT_MAX_SECONDS  # v1 jobs have no long-wait mode
 # AWS tagging limits (the MediaPackage v2 model leaves the tag map unconstrained).
 TAGS_MAX = 50
 TAG_KEY_MAX = 128
@@ -116,7 +126,8 @@ def validate(props: Mapping[str, Any], is_unresolved: Callable[[object], bool] =
     check.text(DESCRIPTION, props.get(DESCRIPTION), DESCRIPTION_MAX)
     check.tags(props.get(TAGS))
     check.boolean(WAIT_FOR_COMPLETION, props.get(WAIT_FOR_COMPLETION))
-    check.timeout(props.get(TIMEOUT))
+    check.timeout(props.get(TIMEOUT), TIMEOUT_MAX_SECONDS)
+    check.service_timeout(props.get(SERVICE_TIMEOUT))
     check.names_total(props)
     return check.violations
 
@@ -131,7 +142,7 @@ def validate_v1(
     check.window(V1_START, props.get(V1_START), V1_END, props.get(V1_END), span_field=V1_END)
     check.s3_destination_v1(props.get(V1_DESTINATION))
     check.boolean(WAIT_FOR_COMPLETION, props.get(WAIT_FOR_COMPLETION))
-    check.timeout(props.get(TIMEOUT))
+    check.timeout(props.get(TIMEOUT), V1_TIMEOUT_MAX_SECONDS)
     return check.violations
 
 
@@ -372,7 +383,7 @@ class _Checker:
         except ValueError:
             self.fail(field, f"must be true or false, got {value!r}")
 
-    def timeout(self, value: object) -> None:
+    def timeout(self, value: object, maximum: int) -> None:
         if value is None or self.skip(value):
             return
         try:
@@ -380,8 +391,20 @@ class _Checker:
         except ValueError:
             self.fail(TIMEOUT, f"must be a whole number of seconds, got {value!r}")
             return
-        if not TIMEOUT_MIN_SECONDS <= seconds <= TIMEOUT_MAX_SECONDS:
-            self.fail(TIMEOUT, f"must be {TIMEOUT_MIN_SECONDS} to {TIMEOUT_MAX_SECONDS} seconds, got {seconds}")
+        if not TIMEOUT_MIN_SECONDS <= seconds <= maximum:
+            self.fail(TIMEOUT, f"must be {TIMEOUT_MIN_SECONDS} to {maximum} seconds, got {seconds}")
+
+    def service_timeout(self, value: object) -> None:
+        """CloudFormation's own limit on a custom resource; a longer Timeout waits on a wait condition."""
+        if value is None or self.skip(value):
+            return
+        try:
+            seconds = int(str(value))
+        except ValueError:
+            self.fail(SERVICE_TIMEOUT, f"must be a whole number of seconds, got {value!r}")
+            return
+        if not 1 <= seconds <= SERVICE_TIMEOUT_MAX_SECONDS:
+            self.fail(SERVICE_TIMEOUT, f"must be 1 to {SERVICE_TIMEOUT_MAX_SECONDS} seconds, got {seconds}")
 
     def names_total(self, props: Mapping[str, Any]) -> None:
         values = [props.get(f) for f in (CHANNEL_GROUP, CHANNEL, ORIGIN_ENDPOINT)]

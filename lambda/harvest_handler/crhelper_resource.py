@@ -532,6 +532,11 @@ def _log_levels() -> tuple[str, str]:
     return str(root), str(boto)
 
 
+def job_rule_name(prefix: str, job_arn: str) -> str:
+    """The rule that follows one job (``<prefix>-<16 hex of its ARN>``): found again from the job alone."""
+    return f"{prefix}-{hashlib.sha256(job_arn.encode()).hexdigest()[:RULE_HASH_CHARS]}"
+
+
 def _rule_name(rule_arn: str) -> str:
     return rule_arn.split("/", 1)[-1]
 

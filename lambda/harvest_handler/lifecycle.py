@@ -5,6 +5,9 @@ The rules live here once; the service's API lives behind :class:`HarvestService`
 cancel or delete a job). Each dispatcher returns an Outcome that :mod:`harvest_handler.crhelper_resource` answers
 or hands over to polling.
 
+Long-wait mode (a ``SignalUrl`` in the properties, Timeout over an hour): the job is answered as soon as it is
+created, and :mod:`harvest_handler.long_wait` keeps watching it and signals the stack's wait condition.
+
 Timing: a job is watched inline for about 45 s (checks 2 s apart, growing to 5 s), so one that ends within 40 s
 is answered within 5 s of ending; after that EventBridge polls once a minute. The deadline is the request's start
 + Timeout - 30 s. When the next poll would land after it, the invocation keeps watching inline up to it; at the
@@ -28,6 +31,7 @@ from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource
 )
 
 from harvest_handler import clock as handler_clock
+from harvest_handler import long_wait
 from harvest_handler.cfn_response import cause_of, reason
 from harvest_handler.crhelper_resource import (
     POLL_PERIOD_SECONDS,
@@ -44,7 +48,7 @@ from mediapackage_harvest import spec
 INLINE_WATCH_SECONDS = 45.0
 DEADLINE_MARGIN_SECONDS = 30.0  # CloudFormation gives up at start + Timeout: cancel and answer before that
 LAMBDA_RESERVE_SECONDS = 8.0  # left at the end of an invocation for a cancel and the response PUT
-DEFAULT_TIMEOUT_SECONDS = spec.TIMEOUT_MAX_SECONDS
+DEFAULT_TIMEOUT_SECONDS = spec.SERVICE_TIMEOUT_MAX_SECONDS
 DERIVED_NAME_LOGICAL_ID_CHARS = 48
 DERIVED_NAME_HASH_CHARS = 12
 REASON_MAX = 256
@@ -179,6 +183,7 @@ class Progress:
     job_id: str = ""
     pending: Mapping[str, Any] | None = None  # the job's properties until it is created (quota retries)
     problem: str = ""  # why it is not created yet
+    signal: long_wait.Signal | None = None  # long-wait mode: the wait condition to signal once the job ends
 
     def to_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {
@@ -187,6 +192,8 @@ class Progress:
             "wait": self.wait,
             "name": self.name,
         }
+        if self.signal is not None:
+            state["signal"] = self.signal.to_state()
         if self.job_id:
             state["job"] = self.job_id
         else:
@@ -205,6 +212,7 @@ class Progress:
             job_id=str(state.get("job", "")),
             pending=_unpack(pending) if pending else None,
             problem=str(state.get("problem", "")),
+            signal=long_wait.Signal.from_state(state["signal"]) if state.get("signal") else None,
         )
 
     @property
@@ -233,7 +241,11 @@ def update(inv: Invocation) -> Outcome:
     if job is not None:
         logger.thread_safe_append_keys(job_name=job.name)
         if only_lifecycle_changed(old, props) or inv.service.matches(job, props):
-            return update_in_place(inv, job, old, props)
+            answer = update_in_place(inv, job, old, props)
+            signal = long_wait.Signal.of(props)
+            if signal is None or signal == long_wait.Signal.of(old):
+                return answer
+            return long_wait.watch(inv, job, signal, answer)  # a new wait condition waits on the kept job
         clash = inv.service.name_clash(job, props)
         if clash:
             return Failed(
@@ -265,6 +277,8 @@ def delete(inv: Invocation) -> Outcome:
         logger.info("Harvest job cancelled", extra={"status": job.status.value})
     else:
         logger.info("Harvest job already ended; nothing to cancel", extra={"status": job.status.value})
+    if long_wait.Signal.of(inv.event.resource_properties) is not None:
+        long_wait.stop_watching(physical_id)
     return Succeeded(physical_id)
 
 
@@ -280,13 +294,16 @@ def poll(inv: Invocation) -> Outcome:
 # Steps -----------------------------------------------------------------------------------------------------
 def start_job(inv: Invocation, props: Mapping[str, Any]) -> Outcome:
     now = handler_clock.current.time()
-    timeout = int(props.get(spec.TIMEOUT) or DEFAULT_TIMEOUT_SECONDS)
+    # CloudFormation waits for this request at most ServiceTimeout; a longer Timeout is the wait condition's.
+    timeout = min(int(props.get(key) or DEFAULT_TIMEOUT_SECONDS) for key in (spec.TIMEOUT, spec.SERVICE_TIMEOUT))
+    signal = long_wait.Signal.of(props)
     progress = Progress(
         started=now,
         deadline=now + timeout - DEADLINE_MARGIN_SECONDS,
-        wait=spec.parse_bool(props.get(spec.WAIT_FOR_COMPLETION, True)),
+        wait=signal is None and spec.parse_bool(props.get(spec.WAIT_FOR_COMPLETION, True)),
         name=str(props.get(inv.service.name_property) or inv.derived_name()),
         pending=job_properties(props),
+        signal=signal,
     )
     logger.thread_safe_append_keys(job_name=progress.name)
     return watch(inv, progress, inline_until=now + INLINE_WATCH_SECONDS)
@@ -345,6 +362,8 @@ def check(inv: Invocation, progress: Progress) -> Outcome | None:
         progress.started = created
     _job_exists(inv, job.arn)
     logger.info("Harvest job created", extra={"job": job.arn, "status": job.status.value})
+    if progress.signal is not None:
+        return long_wait.watch(inv, job, progress.signal, Succeeded(job.arn, job.attributes()))
     if not progress.wait:
         return Succeeded(job.arn, job.attributes())
     return settle(inv, progress, job)
@@ -373,7 +392,7 @@ def give_up(inv: Invocation, progress: Progress) -> Outcome:
     what = "it was cancelled" if cancelled else "this service cannot cancel it"
     return Failed(
         f"Harvest job {progress.name} did not finish within the Timeout of {progress.timeout} s and {what}; "
-        "raise Timeout (at most 3600) or set WaitForCompletion to false",
+        f"raise Timeout (at most {spec.TIMEOUT_MAX_SECONDS}) or set WaitForCompletion to false",
         _failure_id(inv, progress),
     )
 

@@ -92,13 +92,13 @@ def test_a_replacement_under_the_same_fixed_name_fails_before_creating(harness: 
 
 
 def test_an_invalid_update_fails_and_keeps_the_old_id(harness: Harness) -> None:
-    event = with_properties(harness.event("update"), Timeout="7200")
+    event = with_properties(harness.event("update"), Timeout="43201")
 
     harness.invoke(event)
 
     response = harness.response(event)
     assert response["Status"] == "FAILED"
-    assert response["Reason"].startswith("Invalid properties (Timeout): Timeout must be 60 to 3600 seconds")
+    assert response["Reason"].startswith("Invalid properties (Timeout): Timeout must be 60 to 43200 seconds")
     assert response["PhysicalResourceId"] == job_arn(OLD_NAME)
 
 

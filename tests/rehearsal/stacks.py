@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Duration, Stack
+from aws_cdk import App, CfnOutput, Duration, Stack
 from constructs import Construct
 
 from mediapackage_harvest import HarvestJob
@@ -22,6 +22,9 @@ from mediapackage_harvest.rehearsal import template as rehearsal_template
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 END = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
+# A real-time harvest: a three-hour window still running when the rehearsal deploys (see REAL_TIME_DEPLOY).
+REAL_TIME_START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+REAL_TIME_END = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)
 LONG_ID = "Clip" + "A" * 200  # a construct id whose CloudFormation logical id is over 200 characters
 DOZEN = 12
 
@@ -89,6 +92,30 @@ def _dozen(stack: Stack) -> None:
         job(stack, f"Clip{index:02d}", destination_path=f"clips/{index:02d}/")
 
 
+def _real_time(stack: Stack, timeout: Duration) -> None:
+    clip = job(stack, "Clip", start_time=REAL_TIME_START, end_time=REAL_TIME_END, timeout=timeout)
+    CfnOutput(stack, "Arn", value=clip.harvest_job_arn)
+    CfnOutput(stack, "ETag", value=clip.etag)
+
+
+def _long_v1(stack: Stack) -> None:
+    clip = job(stack, "Clip", timeout=Duration.hours(2), tags={"team": "media"})
+    CfnOutput(stack, "Arn", value=clip.harvest_job_arn)
+    CfnOutput(stack, "ETag", value=clip.etag)
+
+
+def _long_replaced(stack: Stack) -> None:
+    clip = job(stack, "Clip", timeout=Duration.hours(2), tags={"team": "media"}, destination_path="clips/again/")
+    CfnOutput(stack, "Arn", value=clip.harvest_job_arn)
+    CfnOutput(stack, "ETag", value=clip.etag)
+
+
+def _long_retagged(stack: Stack) -> None:
+    clip = job(stack, "Clip", timeout=Duration.hours(2), tags={"team": "video"})
+    CfnOutput(stack, "Arn", value=clip.harvest_job_arn)
+    CfnOutput(stack, "ETag", value=clip.etag)
+
+
 # Stack name -> what the stack holds at its first deploy.
 STACKS: dict[str, Callable[[Stack], None]] = {
     "One": _one,
@@ -99,12 +126,18 @@ STACKS: dict[str, Callable[[Stack], None]] = {
     "Pair": _pair_v1,
     "LongId": _long_id,
     "Dozen": _dozen,
+    "RealTime": lambda stack: _real_time(stack, Duration.hours(4)),
+    "RealTimeShort": lambda stack: _real_time(stack, Duration.hours(2)),
+    "LongReplace": _long_v1,
+    "LongRetag": _long_v1,
 }
 # Stack name -> what the next deploy of that stack holds (same construct path, so the same provider).
 UPDATES: dict[str, Callable[[Stack], None]] = {
     "Tagged": _tagged_v2,
     "Replace": _replace_v2,
     "Pair": _pair_v2,
+    "LongReplace": _long_replaced,
+    "LongRetag": _long_retagged,
 }
 
 

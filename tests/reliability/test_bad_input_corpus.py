@@ -138,7 +138,7 @@ CORPUS = [
     # Lifecycle options.
     Bad("wait-not-a-boolean", {"wait_for_completion": "yes"}, "wait_for_completion", "WaitForCompletion"),
     Bad("timeout-under-a-minute", {"timeout": Duration.seconds(59)}, "timeout", "Timeout"),
-    Bad("timeout-over-an-hour", {"timeout": Duration.hours(2)}, "timeout", "Timeout"),
+    Bad("timeout-over-twelve-hours", {"timeout": Duration.hours(13)}, "timeout", "Timeout"),
     Bad("timeout-fractional", {"timeout": Duration.millis(90_500)}, "timeout", "Timeout", _set("Timeout", "90.5")),
     Bad("timeout-not-a-duration", {"timeout": 600}, "timeout", "Timeout", _set("Timeout", "ten minutes")),
     # Names that would push the job ARN, twice in the response, past CloudFormation's 4096 bytes.

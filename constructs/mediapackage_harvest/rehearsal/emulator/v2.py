@@ -1,8 +1,9 @@
 """MediaPackage v2 harvest jobs (``mediapackagev2`` 2022-12-25), reached through ``AWS_ENDPOINT_URL_MEDIAPACKAGEV2``.
 
 What v2 adds to the shared machinery: names unique per channel, ClientToken idempotency, QUEUED then
-IN_PROGRESS then COMPLETED, FAILED or CANCELLED, cancel with an optional ETag check, the active-jobs quota per
-channel group, tags (with AWS's general tagging limits), and the CreateHarvestJob rules the model cannot say.
+IN_PROGRESS (a real-time harvest at least until its EndTime) then COMPLETED, FAILED or CANCELLED, cancel with an
+optional ETag check, the active-jobs quota per channel group, tags (with AWS's general tagging limits), and the
+CreateHarvestJob rules the model cannot say.
 """
 
 from __future__ import annotations
@@ -66,8 +67,15 @@ class _Job:
         if self.status == "QUEUED":
             return self.created_at + self.script.queued_seconds, "IN_PROGRESS"
         if self.status == "IN_PROGRESS":
-            return self.created_at + self.script.finishes_after, self.script.outcome
+            return max(self.created_at + self.script.finishes_after, self.window_end), self.script.outcome
         return None
+
+    @property
+    def window_end(self) -> float:
+        """A real-time harvest (EndTime still ahead) runs at least until EndTime, then its scripted time in
+        progress; a past window ends as scripted."""
+        end: datetime = self.spec["ScheduleConfiguration"]["EndTime"]
+        return end.timestamp() + self.script.in_progress_seconds
 
     def change(self, at: float, status: str) -> None:
         self.status = status
