@@ -262,6 +262,8 @@ def delete(inv: Invocation) -> Outcome:
     if not inv.service.is_job_id(physical_id):
         logger.info("No harvest job behind this resource (its create failed); nothing to delete")
         return Succeeded(physical_id)
+    if long_wait.Signal.of(inv.event.resource_properties) is not None:
+        long_wait.stop_watching(physical_id)  # nobody waits for this job any more
     if not inv.service.can_cancel:
         logger.info("This service can neither cancel nor delete harvest jobs; the job and its files stay")
         return Succeeded(physical_id)
@@ -277,8 +279,6 @@ def delete(inv: Invocation) -> Outcome:
         logger.info("Harvest job cancelled", extra={"status": job.status.value})
     else:
         logger.info("Harvest job already ended; nothing to cancel", extra={"status": job.status.value})
-    if long_wait.Signal.of(inv.event.resource_properties) is not None:
-        long_wait.stop_watching(physical_id)
     return Succeeded(physical_id)
 
 

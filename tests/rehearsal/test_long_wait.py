@@ -21,7 +21,7 @@ from mediapackage_harvest import InvalidHarvestJob, spec
 from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
 from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
 from mediapackage_harvest.rehearsal.lambda_runtime import poll_period_seconds
-from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
+from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import WAIT_CONDITION_TYPE, WAIT_HANDLE_TYPE, Template
 from tests.rehearsal.stacks import REAL_TIME_END, REAL_TIME_START, Synthesized, job
 
@@ -152,6 +152,22 @@ def test_when_no_signal_comes_the_rollback_cancels_the_running_job(stacks: Synth
         assert the(of_type(created, template, spec.RESOURCE_TYPE, "Delete")).succeeded
         assert found["Status"] == "CANCELLED"
         assert calls(rehearsal, "CancelHarvestJob") == 1
+
+
+def test_when_the_job_cannot_be_read_the_rollback_removes_the_watch_and_cancels_the_job(stacks: Synthesized) -> None:
+    """Every GetHarvestJob fails: the watch keeps its rule and never signals, the condition times out, and the
+    rollback's Delete of the job removes the watch rule and cancels the job it cannot read."""
+    template = stacks.template("RealTimeShort")
+    scenario = Scenario(faults=(Fault("GetHarvestJob", "InternalServerException"),))
+    with rehearse(template, scenario, start=DEPLOYED_AT) as rehearsal:
+        created = rehearsal.deploy(template)
+        found = only_job(rehearsal)
+
+        assert created.status == "ROLLBACK_COMPLETE"
+        assert the(of_type(created, template, WAIT_CONDITION_TYPE, "Create")).timed_out
+        assert the(of_type(created, template, spec.RESOURCE_TYPE, "Delete")).succeeded
+        assert rehearsal.eventbridge_rules() == []  # removed by the Delete, not by a signal
+        assert found["Status"] == "CANCELLED"
 
 
 def test_a_replacing_change_creates_a_new_job_and_waits_again(stacks: Synthesized) -> None:

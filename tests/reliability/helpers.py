@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from aws_cdk import App, Duration, Stack
 
 from mediapackage_harvest import HarvestJob
 from mediapackage_harvest.rehearsal.harness import Rehearsal
 from mediapackage_harvest.rehearsal.lambda_runtime import load_handler_module
-from mediapackage_harvest.rehearsal.template import Environment, Template
+from mediapackage_harvest.rehearsal.template import WAIT_HANDLE_TYPE, Environment, Template
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 END = START + timedelta(minutes=30)
@@ -56,11 +57,12 @@ def synthesize() -> Stacks:
     HarvestJob(Stack(app, "FaultMatrix"), "Clip", **JOB_PROPS)
     no_wait = {**JOB_PROPS, "wait_for_completion": False, "tags": {"team": "media", "old": "x"}}
     HarvestJob(Stack(app, "FaultMatrixNoWait"), "Clip", **no_wait)
+    HarvestJob(Stack(app, "LongWait"), "Clip", **{**JOB_PROPS, "timeout": Duration.hours(2)})
     crowd = Stack(app, "Crowd")
     for index in range(CROWD):
         HarvestJob(crowd, f"Clip{index:02d}", **JOB_PROPS)
     assembly = app.synth()
-    names = ("FaultMatrix", "FaultMatrixNoWait", "Crowd")
+    names = ("FaultMatrix", "FaultMatrixNoWait", "Crowd", "LongWait")
     return Stacks({name: assembly.get_stack_by_name(name).template for name in names})
 
 
@@ -112,12 +114,17 @@ def handler_logs(level: str) -> Iterator[LogCapture]:
 
 
 def leaked_secrets(lines: list[str], rehearsal: Rehearsal) -> list[str]:
-    """Each log line that holds a request's ResponseURL, its query string or its signature."""
+    """Each log line that holds a request's ResponseURL or a wait condition handle's URL (the long-wait mode's
+    signal URL), its query string or its signature."""
     secrets: list[str] = []
     cloudformation = rehearsal.cloudformation
     for request in cloudformation.requests if cloudformation else []:
-        url = rehearsal.endpoint.response_url(request.request_id)
-        secrets += [url, url.partition("?")[2], rehearsal.endpoint.signature(request.request_id)]
+        urls = [rehearsal.endpoint.response_url(request.request_id)]
+        if request.event.get("ResourceType") == WAIT_HANDLE_TYPE and request.request_type == "Create":
+            urls.append(str((request.response or {}).get("PhysicalResourceId")))
+        for url in urls:
+            query = url.partition("?")[2]
+            secrets += [url, query, *parse_qs(query).get("X-Amz-Signature", [])]
     return [line[:200] for line in lines if any(secret in line for secret in secrets)]
 
 

@@ -5,16 +5,21 @@ other logger at DEBUG: botocore, crhelper, urllib3), at each level POWERTOOLS_LO
 fault scenarios that log the most: failing and retried response PUTs (an undelivered answer travels in an
 EventBridge target Input), the out-of-time answer, a failed hand-over with its traceback, a rule that will not
 go, duplicate polls. No line may hold a request's ResponseURL, its query string or its signature. (The
-fault matrix and the corpus check the same in each of their rehearsals.)
+fault matrix and the corpus check the same in each of their rehearsals.) The long-wait mode's signal URL (a wait
+condition handle's pre-signed URL) is held to the same rule: through a job that completes, one that fails, the
+watch's retried signal PUTs, and the stack's deletion.
 """
 
 from __future__ import annotations
 
 import importlib
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from mediapackage_harvest.rehearsal.cfn_endpoint import PATH_PREFIX
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
+from mediapackage_harvest.rehearsal.template import WAIT_HANDLE_TYPE
 from tests.reliability.faults import FaultRehearsal
 from tests.reliability.helpers import LOG_LEVELS, REHEARSAL_START, Stacks, handler_logs, leaked_secrets
 from tests.reliability.matrix import CELLS, run
@@ -39,6 +44,37 @@ def test_no_response_url_in_any_log_line(cell_id: str, level: str, stacks: Stack
 
 
 @pytest.mark.parametrize("level", LOG_LEVELS)
+def test_no_signal_url_in_any_log_line(level: str, stacks: Stacks) -> None:
+    completes = Scenario(default_job=JobScript(5, 300))
+    fails = Scenario(default_job=JobScript(5, 300, "FAILED", "Manifest index is not available"))
+    for scenario in (completes, fails):
+        template = stacks.template("LongWait")
+        with handler_logs(level) as logs, FaultRehearsal(scenario, start=REHEARSAL_START) as rehearsal:
+            refuse_signals_for_a_while(rehearsal)
+            result = rehearsal.deploy(template)
+            if result.status == "CREATE_COMPLETE":
+                assert rehearsal.destroy().status == "DELETE_COMPLETE"
+            rehearsal.settle(600)
+            assert result.status == ("CREATE_COMPLETE" if scenario is completes else "ROLLBACK_COMPLETE")
+            assert leaked_secrets(logs.lines, rehearsal) == []
+            if level in ("DEBUG", "INFO", "WARNING"):
+                assert any("retrying" in line for line in logs.lines)  # the refused signal PUTs were retried
+
+
+def refuse_signals_for_a_while(rehearsal: FaultRehearsal) -> None:
+    """The handle's URL answers 503 to the first three signal PUTs: the watch retries them, and warns."""
+
+    def refuse() -> None:
+        assert rehearsal.cloudformation is not None
+        for request in rehearsal.cloudformation.requests:
+            if request.event.get("ResourceType") == WAIT_HANDLE_TYPE and request.response:
+                path = urlsplit(str(request.response["PhysicalResourceId"])).path
+                rehearsal.endpoint.fail_next(unquote(path.removeprefix(PATH_PREFIX)), times=3, status=503)
+
+    rehearsal.clock.call_later(1, refuse)
+
+
+@pytest.mark.parametrize("level", LOG_LEVELS)
 def test_the_capture_would_see_a_leak(level: str, stacks: Stacks) -> None:
     """A ResponseURL logged from a handler thread at the configured level is caught: the check above can fail."""
     template = stacks.template("FaultMatrix")
@@ -52,5 +88,18 @@ def test_the_capture_would_see_a_leak(level: str, stacks: Stacks) -> None:
         url = rehearsal.endpoint.response_url(rehearsal.cloudformation.requests[0].request_id)
         log = getattr(importlib.import_module("harvest_handler.logs").logger, level.lower())
         rehearsal.clock.spawn(lambda: log("careless", extra={"response_url": url}))
+        rehearsal.settle(1)
+        assert len(leaked_secrets(logs.lines, rehearsal)) == 1
+
+
+def test_the_capture_would_see_a_signal_url_leak(stacks: Stacks) -> None:
+    """A wait condition handle's URL logged from a handler thread is caught: the signal URL check can fail."""
+    with handler_logs("INFO") as logs, FaultRehearsal(start=REHEARSAL_START) as rehearsal:
+        rehearsal.deploy(stacks.template("LongWait"))
+        assert rehearsal.cloudformation is not None
+        (handle,) = [r for r in rehearsal.cloudformation.requests if r.event.get("ResourceType") == WAIT_HANDLE_TYPE]
+        url = str(handle.response["PhysicalResourceId"]) if handle.response else ""
+        logger = importlib.import_module("harvest_handler.logs").logger
+        rehearsal.clock.spawn(lambda: logger.info("careless", extra={"signal": url}))
         rehearsal.settle(1)
         assert len(leaked_secrets(logs.lines, rehearsal)) == 1

@@ -204,6 +204,26 @@ def test_status_follows_the_script_on_the_clock(client: Mediapackagev2Client, cl
     assert "ErrorMessage" not in got
 
 
+def test_a_real_time_harvest_runs_until_its_end_time_then_its_scripted_time(
+    client: Mediapackagev2Client, clock: FakeClock
+) -> None:
+    """EndTime an hour ahead: IN_PROGRESS at least until then (not after the scripted 35 s), then 30 s more."""
+    start = datetime.fromtimestamp(START, UTC) - timedelta(minutes=10)
+    window = {"StartTime": start, "EndTime": start + timedelta(minutes=70)}
+    client.create_harvest_job(**job_request(ScheduleConfiguration=window))
+    seen = []
+    for step in (35, 3564.9, 0.1, 29.9, 0.1):
+        clock.advance(step)
+        seen.append((round(clock.now - START, 1), client.get_harvest_job(**job_key())["Status"]))
+    assert seen == [
+        (35, "IN_PROGRESS"),
+        (3599.9, "IN_PROGRESS"),
+        (3600, "IN_PROGRESS"),  # the window's end
+        (3629.9, "IN_PROGRESS"),
+        (3630, "COMPLETED"),  # its scripted 30 s in progress after the window's end
+    ]
+
+
 def test_late_observation_reports_status_changes_at_their_scripted_times(
     emulator: MediaPackageV2Emulator, client: Mediapackagev2Client, clock: FakeClock
 ) -> None:
