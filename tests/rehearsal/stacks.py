@@ -116,6 +116,12 @@ def _long_retagged(stack: Stack) -> None:
     CfnOutput(stack, "ETag", value=clip.etag)
 
 
+def _long_three_hours(stack: Stack) -> None:
+    clip = job(stack, "Clip", timeout=Duration.hours(3), tags={"team": "media"})
+    CfnOutput(stack, "Arn", value=clip.harvest_job_arn)
+    CfnOutput(stack, "ETag", value=clip.etag)
+
+
 # Stack name -> what the stack holds at its first deploy.
 STACKS: dict[str, Callable[[Stack], None]] = {
     "One": _one,
@@ -130,6 +136,7 @@ STACKS: dict[str, Callable[[Stack], None]] = {
     "RealTimeShort": lambda stack: _real_time(stack, Duration.hours(2)),
     "LongReplace": _long_v1,
     "LongRetag": _long_v1,
+    "LongRetime": _long_v1,
 }
 # Stack name -> what the next deploy of that stack holds (same construct path, so the same provider).
 UPDATES: dict[str, Callable[[Stack], None]] = {
@@ -138,6 +145,7 @@ UPDATES: dict[str, Callable[[Stack], None]] = {
     "Pair": _pair_v2,
     "LongReplace": _long_replaced,
     "LongRetag": _long_retagged,
+    "LongRetime": _long_three_hours,
 }
 
 

@@ -228,3 +228,40 @@ def test_a_timeout_over_twelve_hours_is_refused_by_the_handler(stacks: Synthesiz
         reason = the(of_type(created, template, spec.RESOURCE_TYPE, "Create")).reason
         assert reason.startswith("Invalid properties (Timeout): Timeout must be 60 to 43200 seconds, got 43201")
         assert rehearsal.emulator.calls == []
+
+
+def test_a_new_timeout_waits_on_a_new_condition_that_the_kept_job_signals_at_once(stacks: Synthesized) -> None:
+    template = stacks.template("LongRetime")
+    with rehearse(template) as rehearsal:
+        assert rehearsal.deploy(template).status == "CREATE_COMPLETE"
+        found = only_job(rehearsal)
+
+        updated = stacks.template("LongRetime", updated=True)  # three hours instead of two
+        second = rehearsal.deploy(updated)
+
+        assert second.status == "UPDATE_COMPLETE"
+        job_update = the(of_type(second, updated, spec.RESOURCE_TYPE, "Update"))
+        assert job_update.response is not None and job_update.response["PhysicalResourceId"] == found["Arn"]
+        waited = the(of_type(second, updated, WAIT_CONDITION_TYPE, "Create"))
+        assert waited.succeeded and waited.answered_at is not None and waited.answered_at - waited.sent_at < 5
+        assert updated.resources[waited.logical_id]["Properties"]["Timeout"] == "10800"
+        assert second.outputs == {"Arn": found["Arn"], "ETag": only_job(rehearsal)["ETag"]}
+        assert calls(rehearsal, "CreateHarvestJob") == 1
+
+        assert rehearsal.destroy().status == "DELETE_COMPLETE"
+
+
+def test_a_long_job_created_after_quota_retries_is_still_watched_and_signalled(stacks: Synthesized) -> None:
+    """ServiceQuotaExceeded for the first 20 creates: the request goes to crhelper's polling, a later poll creates
+    the job, answers, and the job's watch signals the condition once it completes."""
+    template = stacks.template("RealTime")
+    quota = Fault("CreateHarvestJob", "ServiceQuotaExceededException", attempts=frozenset(range(1, 21)))
+    with rehearse(template, Scenario(faults=(quota,)), start=DEPLOYED_AT) as rehearsal:
+        created = rehearsal.deploy(template)
+        found = only_job(rehearsal)
+
+        assert created.status == "CREATE_COMPLETE"
+        job_request = the(of_type(created, template, spec.RESOURCE_TYPE, "Create"))
+        assert job_request.answered_at is not None and job_request.answered_at - job_request.sent_at > 120
+        assert created.outputs == {"Arn": found["Arn"], "ETag": found["ETag"]}
+        assert found["Status"] == "COMPLETED" and ended_at(found) >= REAL_TIME_END.timestamp()
