@@ -113,9 +113,18 @@ def watch(inv: Invocation, job: Job, signal: Signal, answer: Outcome) -> Outcome
     except Exception as error:
         logger.exception("Could not set up the watch of the harvest job")
         cause = f"could not set up the watch that signals its wait condition: {cause_of(error)}"
+        if inv.event.request_type == "Update" and job.arn != inv.event.physical_resource_id:
+            _cancel_quietly(inv.service, job.arn)  # a replacement's new job: no rollback will ever see it
         return Failed(reason(f"Harvest job {job.name}", cause))
     logger.info("Harvest job watched for its wait condition", extra={"job": job.arn, "timeout": signal.timeout})
     return answer
+
+
+def _cancel_quietly(service: HarvestService, job_arn: str) -> None:
+    try:
+        service.cancel(job_arn)
+    except Exception as error:
+        logger.warning("Could not cancel the unwatched harvest job", extra={"problem": cause_of(error)})
 
 
 def stop_watching(job_arn: str) -> None:
