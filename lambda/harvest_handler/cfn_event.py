@@ -1,8 +1,8 @@
 """The CloudFormation custom resource request as the handler reads it: a thin, typed view of the event dict.
 
 The same accessors as Powertools' ``CloudFormationCustomResourceEvent`` (aws-lambda-powertools 3.x), owned here
-because importing that class runs ``aws_lambda_powertools.utilities.data_classes/__init__``, which imports about
-40 other event classes: some 40 ms of every cold start (see the README's "Handler cold start") for a dict wrapper.
+because importing that class runs ``aws_lambda_powertools.utilities.data_classes/__init__``, which imports 29 other
+event modules: some 20 to 40 ms of every cold start (see the README's "Handler cold start") for a dict wrapper.
 Powertools stays the handler's logger (``logs.py``).
 """
 
