@@ -22,12 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource_event import (
-    CloudFormationCustomResourceEvent,
-)
-
 from bench.records import InvocationRecord
 from harvest_handler import lifecycle
+from harvest_handler.cfn_event import CloudFormationCustomResourceEvent
 from harvest_handler.cfn_response import put_response, response_body
 from harvest_handler.crhelper_resource import LambdaContext
 from harvest_handler.mediapackage_v2 import MediaPackageV2

@@ -15,11 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource_event import (
-    CloudFormationCustomResourceEvent,
-)
-
 from harvest_handler import aws_clients, lifecycle, long_wait
+from harvest_handler.cfn_event import CloudFormationCustomResourceEvent
 from harvest_handler.crhelper_resource import POLL_FLAG, Function, LambdaContext, Outcome, SafeCfnResource
 from harvest_handler.logs import logger
 from harvest_handler.mediapackage_v1 import MediaPackageV1

@@ -91,6 +91,22 @@ def test_handler_imports_from_the_asset(asset: Path) -> None:
     subprocess.run([sys.executable, "-B", "-c", probe, str(asset)], check=True, cwd=asset.parent, env=env)
 
 
+@pytest.mark.skipif(
+    not (bundling.handler_source_dir() / "index.py").exists(), reason="the handler (lambda/index.py) is not written yet"
+)
+def test_handler_import_loads_no_powertools_event_classes(asset: Path) -> None:
+    """Cold start: Powertools' data_classes package imports 29 event modules; the handler needs none of them."""
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); sys.modules['aws_cdk'] = None\n"
+        "import index\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('aws_lambda_powertools.utilities.data_classes'))\n"
+        "assert loaded == [], loaded\n"
+        "assert 'aws_lambda_powertools.logging' in sys.modules  # the logger is still Powertools'\n"
+    )
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "PATH": ""}
+    subprocess.run([sys.executable, "-B", "-c", probe, str(asset)], check=True, cwd=asset.parent, env=env)
+
+
 def test_hash_is_stable() -> None:
     first = bundling.asset_hash()
     assert first == bundling.asset_hash()

@@ -26,12 +26,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource_event import (
-    CloudFormationCustomResourceEvent,
-)
-
 from harvest_handler import clock as handler_clock
 from harvest_handler import long_wait
+from harvest_handler.cfn_event import CloudFormationCustomResourceEvent
 from harvest_handler.cfn_response import cause_of, reason
 from harvest_handler.crhelper_resource import (
     POLL_PERIOD_SECONDS,
