@@ -1,9 +1,10 @@
 """Lambda entry point of the Custom::MediaPackageV2HarvestJob and Custom::MediaPackageV1HarvestJob provider.
 
-Per invocation: the request's log keys, a fresh crhelper resource (``harvest_handler.crhelper_resource``) and
-the lifecycle's dispatchers, registered with crhelper's decorators, bound to the service flavour of the resource
-type (MediaPackage v2 or v1). Nothing is built at import. The entry point is ``index.handler(event, context)``;
-everything else lives in the ``harvest_handler`` package.
+An EventBridge harvest-job event goes to ``harvest_handler.job_events``. Per request: the request's log keys,
+a fresh crhelper resource (``harvest_handler.crhelper_resource``) and the lifecycle's dispatchers, registered
+with crhelper's decorators, bound to the service flavour of the resource type (MediaPackage v2 or v1). Nothing is
+built at import. The entry point is ``index.handler(event, context)``; everything else lives in the
+``harvest_handler`` package.
 
 Seams for tests and the deploy rehearsal: ``harvest_handler.aws_clients.use(factory)`` / :func:`reset_clients`
 (AWS clients), ``harvest_handler.clock.use(clock)`` (time), ``SSL_CERT_FILE`` (the CA of a local response
@@ -19,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.cloudformation_custom_resource
     CloudFormationCustomResourceEvent,
 )
 
-from harvest_handler import aws_clients, lifecycle
+from harvest_handler import aws_clients, job_events, lifecycle
 from harvest_handler.crhelper_resource import POLL_FLAG, Function, LambdaContext, Outcome, SafeCfnResource
 from harvest_handler.logs import logger
 from harvest_handler.mediapackage_v1 import MediaPackageV1
@@ -38,7 +39,10 @@ reset_clients = aws_clients.reset
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> None:
-    """Answer one CloudFormation request (or one EventBridge poll of it)."""
+    """Answer one CloudFormation request (or one EventBridge poll of it), or follow a harvest-job event up."""
+    if job_events.is_job_event(event):
+        job_events.handle(event, context, handler)
+        return
     request = CloudFormationCustomResourceEvent(event)
     _set_log_keys(request, context)
     resource = SafeCfnResource.for_invocation(rule_prefix_env=spec.POLL_RULE_PREFIX_ENV)

@@ -45,6 +45,12 @@ ATTRIBUTES = ("Arn", "ETag", "Status", "HarvestJobName", "CreatedAt", "ModifiedA
 # Environment of the handler function.
 POLL_RULE_PREFIX_ENV = "HARVEST_POLL_RULE_PREFIX"
 
+# The harvest-job events MediaPackage sends to EventBridge: source -> detail-type (v2, then v1).
+JOB_EVENTS = {
+    "aws.mediapackagev2": "MediaPackageV2 HarvestJob Notification",
+    "aws.mediapackage": "MediaPackage HarvestJob Notification",
+}
+
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
 NAME_MAX = 256
 DESCRIPTION_MAX = 1024

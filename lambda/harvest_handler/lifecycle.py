@@ -5,10 +5,11 @@ The rules live here once; the service's API lives behind :class:`HarvestService`
 cancel or delete a job). Each dispatcher returns an Outcome that :mod:`harvest_handler.crhelper_resource` answers
 or hands over to polling.
 
-Timing: a job is watched inline for about 45 s (checks 2 s apart, growing to 5 s), so one that ends within 40 s
-is answered within 5 s of ending; after that EventBridge polls once a minute. The deadline is the request's start
-+ Timeout - 30 s. When the next poll would land after it, the invocation keeps watching inline up to it; at the
-deadline the job is cancelled and the request answered FAILED, in time for CloudFormation to hear it.
+Timing: a job is watched inline for about 8 s (checks 2 s apart), then handed over to a polling rule named after
+the job: the job's MediaPackage events answer the moment it ends (:mod:`harvest_handler.job_events`), and the
+rule polls every five minutes in case they are lost. The deadline is the request's start + Timeout - 30 s. When
+the next poll would land after it, the invocation keeps watching inline up to it (the function's timeout covers a
+poll period); at the deadline the job is cancelled and the request answered FAILED, in time for CloudFormation.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from harvest_handler.crhelper_resource import (
 from harvest_handler.logs import logger
 from mediapackage_harvest import spec
 
-INLINE_WATCH_SECONDS = 45.0
+INLINE_WATCH_SECONDS = 8.0  # events answer after that; a short watch keeps GetHarvestJob calls few
 DEADLINE_MARGIN_SECONDS = 30.0  # CloudFormation gives up at start + Timeout: cancel and answer before that
 LAMBDA_RESERVE_SECONDS = 8.0  # left at the end of an invocation for a cancel and the response PUT
 DEFAULT_TIMEOUT_SECONDS = spec.TIMEOUT_MAX_SECONDS
@@ -312,7 +313,7 @@ def watch(inv: Invocation, progress: Progress, *, inline_until: float) -> Outcom
         next_poll_in_time = now + POLL_PERIOD_SECONDS <= progress.deadline
         if now + pause > hand_over_by or (now + pause > inline_until and next_poll_in_time):
             logger.info("Harvest job not finished yet; EventBridge polls from here", extra={"job": progress.job_id})
-            return InProgress(progress.to_state(), _failure_id(inv, progress))
+            return InProgress(progress.to_state(), _failure_id(inv, progress), job=progress.job_id)
         clock.sleep(pause)
 
 
