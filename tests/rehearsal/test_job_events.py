@@ -216,7 +216,11 @@ def test_an_event_for_a_job_the_service_does_not_know_changes_nothing(stacks: Sy
         arn = stranger_arn("not-created-yet")
         rule = _rule_name(rehearsal, arn)
         rule_arn = rehearsal.events.put_rule(Name=rule, ScheduleExpression="rate(5 minutes)")["RuleArn"]
-        poll = {"RequestType": "Create", "ResponseURL": rehearsal.endpoint.response_url("nobody"), "StackId": "s"}
+        poll: dict[str, object] = {
+            "RequestType": "Create",
+            "ResponseURL": rehearsal.endpoint.response_url("nobody"),
+            "StackId": "s",
+        }
         poll.update(
             {"RequestId": "nobody", "LogicalResourceId": "Ghost", "CrHelperPoll": True, "CrHelperRule": rule_arn}
         )
