@@ -51,7 +51,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
     def bind(dispatch: Dispatcher) -> Function:
         def run(raw: dict[str, Any], ctx: LambdaContext) -> Outcome:
             invocation = lifecycle.Invocation(
-                CloudFormationCustomResourceEvent(raw), ctx, service, resource.set_failure_physical_id
+                CloudFormationCustomResourceEvent(raw),
+                ctx,
+                service,
+                resource.set_failure_physical_id,
+                resource.answer_by,
             )
             return dispatch(invocation)
 

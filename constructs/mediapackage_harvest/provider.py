@@ -247,7 +247,7 @@ class HarvestJobProvider(Construct):
             source_arn=self.job_events_rule.attr_arn,
             source_account=self.stack.account,
         )
-        self.permission.add_dependency(events_permission)
+        self.permission.node.add_dependency(events_permission)
 
     def _acknowledge_wildcard(self, arn: str, reason: str) -> None:
         """Acknowledge cdk-nag's AwsSolutions-IAM5 finding for one wildcard resource of the role, with why."""

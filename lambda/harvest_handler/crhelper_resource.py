@@ -239,6 +239,7 @@ class SafeCfnResource(CfnResource):
         self._outcome: Outcome | Answer | _Skip | None = None
         self._created_rule = ""
         self._failure_id = ""
+        self._time_out_at = float("inf")
         self._responded = False
         self._send_lock = threading.Lock()
 
@@ -261,12 +262,29 @@ class SafeCfnResource(CfnResource):
         """crhelper's "about to time out" answer, on the handler clock, with this invocation's log keys."""
         assert self._context is not None
         seconds = self._context.get_remaining_time_in_millis() / 1000 - TIMEOUT_MARGIN_SECONDS
+        self._schedule_time_out(handler_clock.current.time() + seconds)
+
+    def answer_by(self, at: float) -> None:
+        """Answer FAILED at ``at`` (handler clock) at the latest, should the flow be stuck (a hung call) then:
+        the request's own deadline can come before Lambda's."""
+        if at < self._time_out_at < float("inf"):  # only once crhelper has set its timer
+            self._timer.cancel()
+            self._schedule_time_out(at)
+
+    def _schedule_time_out(self, at: float) -> None:
         run_in_context = contextvars.copy_context().run
-        self._timer = handler_clock.current.call_later(seconds, lambda: run_in_context(self._time_out))
+        self._time_out_at = at
+        self._timer = handler_clock.current.call_later(
+            at - handler_clock.current.time(), lambda: run_in_context(self._time_out)
+        )
 
     def _time_out(self) -> None:
-        logger.error("Lambda time nearly out before the request finished; answering FAILED")
-        self._send(FAILED, "the handler ran out of Lambda time before the request finished (see the function's log)")
+        logger.error("Lambda time or the request's Timeout nearly out before the request finished; answering FAILED")
+        self._send(
+            FAILED,
+            "the handler ran out of Lambda time (or of the request's Timeout) before the request finished "
+            "(see the function's log)",
+        )
 
     def _wrap_function(self, func: Callable[..., Any] | None) -> None:
         """Run the registered function, unless the event says otherwise (a stale poll, an answer poll, a retire

@@ -27,7 +27,7 @@ from harvest_handler import aws_clients
 from harvest_handler.cfn_response import cause_of
 from harvest_handler.crhelper_resource import TARGET_ID, LambdaContext, job_rule_name, rule_prefix
 from harvest_handler.lifecycle import ACTIVE, HarvestService
-from harvest_handler.logs import logger
+from harvest_handler.logs import logger, quiet_libraries
 from harvest_handler.mediapackage_v1 import MediaPackageV1
 from harvest_handler.mediapackage_v2 import MediaPackageV2
 from mediapackage_harvest import spec
@@ -45,6 +45,7 @@ def is_job_event(event: Mapping[str, Any]) -> bool:
 
 def handle(event: Mapping[str, Any], context: LambdaContext, run_poll: RunPoll) -> None:
     """Follow one event up (see the module docstring); ``run_poll`` is the handler a rule's fire runs."""
+    quiet_libraries()  # botocore's DEBUG log of ListTargetsByRule's answer would show the Input's ResponseURL
     logger.thread_safe_clear_keys()
     logger.thread_safe_append_keys(
         job_event=str(event.get("detail-type")), function_request_id=getattr(context, "aws_request_id", None)

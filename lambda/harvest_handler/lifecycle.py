@@ -44,6 +44,7 @@ from mediapackage_harvest import spec
 
 INLINE_WATCH_SECONDS = 8.0  # events answer after that; a short watch keeps GetHarvestJob calls few
 DEADLINE_MARGIN_SECONDS = 30.0  # CloudFormation gives up at start + Timeout: cancel and answer before that
+ANSWER_BEFORE_CLOUDFORMATION_SECONDS = 10.0  # a call hung past the deadline: answer this long before CFN gives up
 LAMBDA_RESERVE_SECONDS = 8.0  # left at the end of an invocation for a cancel and the response PUT
 DEFAULT_TIMEOUT_SECONDS = spec.TIMEOUT_MAX_SECONDS
 DERIVED_NAME_LOGICAL_ID_CHARS = 48
@@ -147,12 +148,14 @@ class HarvestService(Protocol):
 
 @dataclass(frozen=True)
 class Invocation:
-    """One request as the dispatchers see it. ``job_started`` tells the responder which id a FAILED must carry."""
+    """One request as the dispatchers see it. ``job_started`` tells the responder which id a FAILED must carry;
+    ``answer_by`` when to answer FAILED at the latest, should a call hang (the request's deadline)."""
 
     event: CloudFormationCustomResourceEvent
     context: LambdaContext
     service: HarvestService
     job_started: Callable[[str], None]
+    answer_by: Callable[[float], None] = lambda at: None
 
     @property
     def digest(self) -> str:
@@ -297,6 +300,7 @@ def watch(inv: Invocation, progress: Progress, *, inline_until: float) -> Outcom
     """Check, pause, check again until the job ends, the deadline passes, or it is time to hand over."""
     clock = handler_clock.current
     began = clock.time()
+    inv.answer_by(progress.deadline + DEADLINE_MARGIN_SECONDS - ANSWER_BEFORE_CLOUDFORMATION_SECONDS)
     hand_over_by = began + inv.remaining_seconds() - LAMBDA_RESERVE_SECONDS
     while True:
         try:
