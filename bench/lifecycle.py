@@ -333,7 +333,8 @@ def _measure(
         for r in records
         if answered is not None and r.start - origin <= answered + 1e-6 and answered <= r.end - origin
     ]
-    by_event = bool(answering) and answering[-1].function.endswith(f"({EVENT_TRIGGER})")
+    latest = max(answering, key=lambda r: r.start, default=None)  # the invocation that answered
+    by_event = latest is not None and latest.function.endswith(f"({EVENT_TRIGGER})")
     worst = None if answered is None or lifetime is None else answered - max(before, default=answered)
     if by_event and answered is not None and job_end is not None:
         worst = answered - job_end  # the event comes when the job ends, whenever that is
