@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_cdk import App, Stack
+
+from mediapackage_harvest import HarvestJob
 from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
 from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
 from mediapackage_harvest.rehearsal.lambda_runtime import handler_module
 from mediapackage_harvest.rehearsal.scenario import EventDelivery, JobScript, Scenario
 from tests.rehearsal.stacks import Synthesized
 from tests.reliability.faults import FaultRehearsal
+from tests.reliability.helpers import JOB_PROPS, REHEARSAL_START
 from tests.v1.v1_stacks import AFTER, rehearsal_template, v1_stack
 
 LONG_JOB = JobScript(queued_seconds=5, in_progress_seconds=115)  # ends after the hand-over (8 s), before a poll
@@ -314,3 +318,28 @@ def _digest_of(rehearsal: Rehearsal, job_arn: str) -> str:
 
 def _gets(rehearsal: Rehearsal) -> int:
     return sum(call.operation == "GetHarvestJob" for call in rehearsal.emulator.calls)
+
+
+def test_a_poll_watching_up_to_the_deadline_stays_silent_once_the_event_answered() -> None:
+    """Timeout 10 minutes: the poll at 308 s watches inline up to the deadline (570 s), since the next poll would
+    come after it; the job ends at 400 s and its event answers; the watcher then finds the rule gone and says
+    nothing, so CloudFormation hears exactly one answer."""
+    stack = Stack(App(), "DeadlineWatch")
+    HarvestJob(stack, "Clip", **JOB_PROPS)  # timeout 10 minutes
+    template = rehearsal_template(stack)
+    scenario = Scenario(default_job=JobScript(queued_seconds=5, in_progress_seconds=395))
+    with Rehearsal(scenario, start=REHEARSAL_START) as rehearsal:
+        result = rehearsal.deploy(template)
+        rehearsal.settle()
+        create = create_of(result)
+        (job,) = rehearsal.emulator.jobs()
+
+        assert result.status == "CREATE_COMPLETE"
+        assert create.answered_at == ended_at(job)
+        assert answered_by(rehearsal, create) == "EventBridge event"
+        assert len(rehearsal.endpoint.responses_for(create.request_id)) == 1
+        assert triggers(rehearsal).count("EventBridge poll") == 1  # the watcher, which read the job after 400 s
+        watcher_reads = [
+            c.at - rehearsal.timeline.origin for c in rehearsal.emulator.calls if c.operation == "GetHarvestJob"
+        ]
+        assert max(watcher_reads) > ended_at(job) - rehearsal.timeline.origin
