@@ -1,7 +1,7 @@
-"""The picture: the three approaches' timelines for a job that ends after 3 minutes.
+"""The picture: the four approaches' timelines for a job that ends after 3 minutes.
 
-Rehearses the 3-minute Create under (a), (b) and (c) exactly as bench/lifecycle.py does and draws, per approach,
-the job's status over time, each Lambda invocation, each GetHarvestJob and the CloudFormation response.
+Rehearses the 3-minute Create under (a), (a'), (b) and (c) exactly as bench/lifecycle.py does and draws, per
+approach, the job's status over time, each Lambda invocation, each GetHarvestJob and the CloudFormation response.
 Prints the figures it drew as a table.
 
     python -m bench.plot_timelines                        # writes docs/performance-timelines.png
@@ -26,7 +26,8 @@ STATUS_COLOURS = {"QUEUED": "#d9d9d9", "IN_PROGRESS": "#9ecae1", "COMPLETED": "#
 FAILED_COLOUR = "#fc9272"
 INVOCATION_MIN_WIDTH = 0.8  # seconds drawn for an invocation that took ~0 s of virtual time
 NOTES = {
-    "a": "inline checks 2-5 s apart for 45 s, then an EventBridge poll every 60 s",
+    "a": "inline checks 2 s apart for 8 s; the job's end event answers at once (a poll every 300 s is the fallback)",
+    "a'": "inline checks 2 s apart for 8 s, then an EventBridge poll every 300 s (every job event lost)",
     "b": "no inline checks; an EventBridge poll every 120 s",
     "c": "Step Functions runs isComplete at once, then every 5 s (framework + user function per check)",
 }

@@ -1,9 +1,10 @@
 """Lambda entry point of the Custom::MediaPackageV2HarvestJob and Custom::MediaPackageV1HarvestJob provider.
 
-Per invocation: the request's log keys, a fresh crhelper resource (``harvest_handler.crhelper_resource``) and
-the lifecycle's dispatchers, registered with crhelper's decorators, bound to the service flavour of the resource
-type (MediaPackage v2 or v1). Nothing is built at import. The entry point is ``index.handler(event, context)``;
-everything else lives in the ``harvest_handler`` package.
+An EventBridge harvest-job event goes to ``harvest_handler.job_events``. Per request: the request's log keys,
+a fresh crhelper resource (``harvest_handler.crhelper_resource``) and the lifecycle's dispatchers, registered
+with crhelper's decorators, bound to the service flavour of the resource type (MediaPackage v2 or v1). Nothing is
+built at import. The entry point is ``index.handler(event, context)``; everything else lives in the
+``harvest_handler`` package.
 
 Seams for tests and the deploy rehearsal: ``harvest_handler.aws_clients.use(factory)`` / :func:`reset_clients`
 (AWS clients), ``harvest_handler.clock.use(clock)`` (time), ``SSL_CERT_FILE`` (the CA of a local response
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harvest_handler import aws_clients, lifecycle, long_wait
+from harvest_handler import aws_clients, job_events, lifecycle, long_wait
 from harvest_handler.cfn_event import CloudFormationCustomResourceEvent
 from harvest_handler.crhelper_resource import POLL_FLAG, Function, LambdaContext, Outcome, SafeCfnResource
 from harvest_handler.logs import logger
@@ -40,7 +41,11 @@ reset_clients = aws_clients.reset
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> None:
-    """Answer one CloudFormation request (or one EventBridge poll of it, or watch a long-wait job)."""
+    """Answer one CloudFormation request (or one EventBridge poll of it, or watch a long-wait job), or follow a
+    harvest-job event up."""
+    if job_events.is_job_event(event):
+        job_events.handle(event, context, handler)
+        return
     service = FLAVOURS.get(str(event.get("ResourceType")), MediaPackageV2)()
     if long_wait.WATCH_KEY in event:
         long_wait.poll(event, context, service)
@@ -55,7 +60,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
     def bind(dispatch: Dispatcher) -> Function:
         def run(raw: dict[str, Any], ctx: LambdaContext) -> Outcome:
             invocation = lifecycle.Invocation(
-                CloudFormationCustomResourceEvent(raw), ctx, service, resource.set_failure_physical_id
+                CloudFormationCustomResourceEvent(raw),
+                ctx,
+                service,
+                resource.set_failure_physical_id,
+                resource.answer_by,
             )
             return dispatch(invocation)
 

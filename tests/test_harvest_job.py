@@ -168,7 +168,7 @@ def test_function_configuration(synth: Synth) -> None:
             "Runtime": "python3.14",
             "Architectures": ["arm64"],
             "MemorySize": 256,
-            "Timeout": 180,
+            "Timeout": 360,  # covers one 5-minute poll period watched inline at the deadline
             "Handler": "index.handler",
             "LoggingConfig": {"LogGroup": {"Ref": log_group_id}},
             "Environment": {
@@ -230,14 +230,19 @@ _MEDIAPACKAGE_ACTIONS = (
     "TagResource",
     "UntagResource",
 )
-_EVENTS_ACTIONS = ("PutRule", "PutTargets", "RemoveTargets", "DeleteRule", "DescribeRule")
+_EVENTS_ACTIONS = ("PutRule", "PutTargets", "RemoveTargets", "DeleteRule", "DescribeRule", "ListTargetsByRule")
 
 
 def test_one_events_permission_for_all_polling_rules(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::Lambda::Permission", 1)
-    permission_id, permission = synth.only("AWS::Lambda::Permission")
+    # Two permissions in all: this one for every polling rule, and the job events rule's own.
+    synth.template.resource_count_is("AWS::Lambda::Permission", 2)
     function_id, function = synth.only("AWS::Lambda::Function")
     prefix = function["Properties"]["Environment"]["Variables"][spec.POLL_RULE_PREFIX_ENV]
+    permission_id, permission = next(
+        (rid, res)
+        for rid, res in synth.template.find_resources("AWS::Lambda::Permission").items()
+        if "rule/" in str(res["Properties"]["SourceArn"])
+    )
     assert flat(permission["Properties"]) == {
         "Action": "lambda:InvokeFunction",
         "FunctionName": "${" + function_id + ".Arn}",
@@ -248,6 +253,26 @@ def test_one_events_permission_for_all_polling_rules(synth: Synth) -> None:
     # Every job waits for the permission, so the first polling rule can invoke the handler.
     for resource in synth.template.find_resources(RESOURCE_TYPE).values():
         assert permission_id in resource["DependsOn"]
+
+
+def test_one_rule_routes_the_stacks_job_events_to_the_handler(synth: Synth) -> None:
+    """One rule for the stack's three jobs, matching only MediaPackage v2's harvest-job events, with one invoke
+    permission of its own; the polling permission every job waits for waits for both."""
+    (rule_id, rule), function_id = synth.only("AWS::Events::Rule"), synth.only("AWS::Lambda::Function")[0]
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.mediapackagev2"],
+        "detail-type": ["MediaPackageV2 HarvestJob Notification"],
+    }
+    assert rule["Properties"]["State"] == "ENABLED"
+    assert [flat(t) for t in rule["Properties"]["Targets"]] == [{"Arn": "${" + function_id + ".Arn}", "Id": "handler"}]
+    permissions = synth.template.find_resources("AWS::Lambda::Permission")
+    own = [
+        rid for rid, res in permissions.items() if res["Properties"]["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+    ]
+    assert len(own) == 1
+    assert permissions[own[0]]["Properties"]["Principal"] == "events.amazonaws.com"
+    polling = next(rid for rid in permissions if rid not in own)
+    assert own[0] in permissions[polling]["DependsOn"]
 
 
 def test_owned_bucket_gets_a_scoped_statement(synth: Synth) -> None:

@@ -146,8 +146,19 @@ def test_the_role_made_for_mediapackage_writes_only_under_the_manifest_folder(mi
 def test_the_job_waits_for_its_role_policy_and_the_polling_permission(mixed: Mixed) -> None:
     _, job = mixed.v1_job("LegacyClip")
     policy_id = next(rid for rid in mixed.of_type("AWS::IAM::Policy") if rid.startswith("LegacyClipWriterRole"))
-    (permission_id,) = mixed.of_type("AWS::Lambda::Permission")
+    permissions = mixed.of_type("AWS::Lambda::Permission")
+    (permission_id,) = [rid for rid, res in permissions.items() if "rule/" in str(res["Properties"]["SourceArn"])]
     assert {policy_id, permission_id} <= set(job["DependsOn"])
+
+
+def test_one_rule_routes_both_flavours_job_events(mixed: Mixed) -> None:
+    (rule,) = mixed.of_type("AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert sorted(pattern["source"]) == ["aws.mediapackage", "aws.mediapackagev2"]
+    assert sorted(pattern["detail-type"]) == [
+        "MediaPackage HarvestJob Notification",
+        "MediaPackageV2 HarvestJob Notification",
+    ]
 
 
 def test_handler_may_create_and_describe_v1_jobs_and_pass_only_their_roles(mixed: Mixed) -> None:

@@ -3,7 +3,9 @@
 One function keeps the template small and the IAM policy in one place: each job adds its origin endpoint to the
 role's MediaPackage statement. The handler polls long jobs with EventBridge rules named ``<rule_prefix>-<hash>``;
 one Lambda permission for ``rule/<rule_prefix>*`` lets all of them invoke it, instead of a permission per rule,
-which would grow the function's resource policy past its 20 KB limit.
+which would grow the function's resource policy past its 20 KB limit. One more rule per stack (with its own one
+permission) routes MediaPackage's harvest-job events to the handler, for the flavours the stack uses, so a job's
+end is answered at once; every job waits for it (through the polling permission).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import NamedTuple
 from weakref import WeakKeyDictionary
 
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -46,7 +49,9 @@ EVENTS_ACTIONS = (
     "events:RemoveTargets",
     "events:DeleteRule",
     "events:DescribeRule",
+    "events:ListTargetsByRule",  # a job's event finds the request waiting on the job (harvest_handler.job_events)
 )
+V2_EVENT_SOURCE, V1_EVENT_SOURCE = "aws.mediapackagev2", "aws.mediapackage"  # keys of spec.JOB_EVENTS
 
 
 class _BucketStatement(NamedTuple):
@@ -85,6 +90,8 @@ class HarvestJobProvider(Construct):
         self._v1_statement: iam.PolicyStatement | None = None
         self._v1_pass_role_statement: iam.PolicyStatement | None = None
         self._v1_roles: set[str] = set()
+        self._event_sources: list[str] = []
+        self.job_events_rule: events.CfnRule | None = None
 
         self.log_group = logs.LogGroup(
             self, "LogGroup", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
@@ -113,7 +120,8 @@ class HarvestJobProvider(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             memory_size=256,
-            timeout=Duration.minutes(3),
+            # A poll that meets the deadline watches inline up to it: the timeout covers one poll period (5 min).
+            timeout=Duration.minutes(6),
             # Every invocation answers (or hands over) before its timeout; a Lambda retry of one that timed out
             # would run an answered request again and could answer it a second, different time.
             retry_attempts=0,
@@ -141,8 +149,8 @@ class HarvestJobProvider(Construct):
         self._acknowledge_wildcard(
             rules_arn,
             "The handler creates one EventBridge polling rule per long-running request, named at deploy time "
-            f"<prefix>-<hash of the request>; the statement covers only this function's prefix ({self.rule_prefix}) "
-            "in this stack's account and Region, and only the five rule calls the handler makes.",
+            "<prefix>-<hash of the job or request>; the statement covers only this function's prefix "
+            f"({self.rule_prefix}) in this stack's account and Region, and only the six rule calls the handler makes.",
         )
         self.permission = lambda_.CfnPermission(
             self,
@@ -161,6 +169,7 @@ class HarvestJobProvider(Construct):
             return
         if not self._endpoints:
             self.role.add_to_principal_policy(self._mediapackage_statement)
+            self._route_job_events(V2_EVENT_SOURCE)
         self._endpoints.add(key)
         stack = self.stack
         jobs = harvest_job_arn_pattern(*key, partition=stack.partition, region=stack.region, account=stack.account)
@@ -207,6 +216,39 @@ class HarvestJobProvider(Construct):
         self._bucket_statements[key] = _BucketStatement(statement, bucket.policy, bucket_arn)
         return bucket.policy
 
+    def _route_job_events(self, source: str) -> None:
+        """Send MediaPackage's harvest-job events of ``source`` (a flavour the stack uses) to the handler: one rule
+        and one invoke permission per stack, made with the first job; every job waits for both (by way of the
+        polling permission it already waits for), so no job ends before its events can reach the handler."""
+        if source in self._event_sources:
+            return
+        self._event_sources.append(source)
+        pattern = {
+            "source": list(self._event_sources),
+            "detail-type": [spec.JOB_EVENTS[name] for name in self._event_sources],
+        }
+        if self.job_events_rule is not None:
+            self.job_events_rule.event_pattern = pattern
+            return
+        self.job_events_rule = events.CfnRule(
+            self,
+            "JobEvents",
+            description="cdk-mediapackage-harvest: MediaPackage harvest-job events to the handler",
+            event_pattern=pattern,
+            state="ENABLED",
+            targets=[events.CfnRule.TargetProperty(id="handler", arn=self.function.function_arn)],
+        )
+        events_permission = lambda_.CfnPermission(
+            self,
+            "JobEventsPermission",
+            action="lambda:InvokeFunction",
+            function_name=self.function.function_arn,
+            principal="events.amazonaws.com",
+            source_arn=self.job_events_rule.attr_arn,
+            source_account=self.stack.account,
+        )
+        self.permission.node.add_dependency(events_permission)
+
     def _acknowledge_wildcard(self, arn: str, reason: str) -> None:
         """Acknowledge cdk-nag's AwsSolutions-IAM5 finding for one wildcard resource of the role, with why."""
         policy = self.role.node.try_find_child("DefaultPolicy")
@@ -236,6 +278,7 @@ class HarvestJobProvider(Construct):
             )
             self.role.add_to_principal_policy(self._v1_statement)
             self.role.add_to_principal_policy(self._v1_pass_role_statement)
+            self._route_job_events(V1_EVENT_SOURCE)
             policy = self.role.node.try_find_child("DefaultPolicy")
             Validations.of(policy or self.role).acknowledge(
                 Acknowledgment(

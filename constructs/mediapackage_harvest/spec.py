@@ -53,6 +53,12 @@ RESULT_JOB_ARN = "JobArn"
 # Environment of the handler function.
 POLL_RULE_PREFIX_ENV = "HARVEST_POLL_RULE_PREFIX"
 
+# The harvest-job events MediaPackage sends to EventBridge: source -> detail-type (v2, then v1).
+JOB_EVENTS = {
+    "aws.mediapackagev2": "MediaPackageV2 HarvestJob Notification",
+    "aws.mediapackage": "MediaPackage HarvestJob Notification",
+}
+
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
 NAME_MAX = 256
 DESCRIPTION_MAX = 1024

@@ -8,7 +8,8 @@ crhelper's ``_setup_polling``, ``_put_targets`` and ``_remove_polling`` are reac
 ``_polling_init``: the hand-over writes its own target (:meth:`SafeCfnResource._point_rule`: the event without
 ResourceProperties plus the poll state, checked against EventBridge's 8192-character Input cap, never logged;
 crhelper's logs the whole event at DEBUG). ``__init__`` is called with arguments that avoid its traps:
-``polling_interval=1`` (a minute, not two), ``sleep_on_delete=0`` (no 120 s sleep before a Delete's answer),
+``polling_interval`` from ``POLL_PERIOD_SECONDS`` (five minutes: the job's events answer first),
+``sleep_on_delete=0`` (no 120 s sleep before a Delete's answer),
 ``log_level`` the root logger's own level and ``boto_level`` at least INFO (crhelper sets both; the root logger
 stays as it was, botocore's DEBUG request log, which holds the ResponseURL in a poll target's Input, stays off). The
 crhelper logger is held at INFO (:func:`~harvest_handler.logs.quiet_libraries`), so ``__call__``'s DEBUG log of the
@@ -81,7 +82,7 @@ from harvest_handler import clock as handler_clock
 from harvest_handler.cfn_response import cause_of, fit_reason, put_response, reason, response_body
 from harvest_handler.logs import logger, quiet_libraries
 
-POLL_PERIOD_SECONDS = 60.0  # rate(1 minute), crhelper's polling_interval=1
+POLL_PERIOD_SECONDS = 300.0  # rate(5 minutes): the fallback when a job's events are lost (crhelper counts minutes)
 POLL_FLAG, RULE_KEY, STATE_KEY = "CrHelperPoll", "CrHelperRule", "CrHelperData"  # crhelper's event keys
 POLL_INPUT_MAX_CHARS = 8192  # EventBridge's limit on a target's Input
 # What a poll needs from the original event; the properties stay behind (the state carries what is needed).
@@ -100,7 +101,7 @@ RULE_PREFIX_MAX = RULE_NAME_MAX - RULE_HASH_CHARS - 1
 RULE_PREFIX_PATTERN = re.compile(r"[.\-_A-Za-z0-9]+")
 TARGET_ID = "1"  # crhelper's _remove_targets removes target "1"
 TIMEOUT_MARGIN_SECONDS = 0.5  # crhelper answers FAILED this long before Lambda would kill the invocation
-ANSWER_TRY_SECONDS = 50.0  # one invocation's PUT attempts; then the next poll (a minute later) tries
+ANSWER_TRY_SECONDS = 50.0  # one invocation's PUT attempts; then the next poll (a period later) tries
 ANSWER_KEY = "HarvestAnswer"  # a poll carrying an answer that has not landed yet
 RETIRE_KEY = "HarvestRetire"  # a poll of an answered request whose rule could not be removed
 RETIRE_ATTEMPTS = 3
@@ -136,11 +137,14 @@ class Failed:
 class InProgress:
     """Not finished: hand over to (or stay on) EventBridge polling with ``state`` for the next poll.
 
-    ``physical_id`` is what a FAILED answer must carry meanwhile (a job that exists), if anything.
+    ``physical_id`` is what a FAILED answer must carry meanwhile (a job that exists), if anything. ``job`` is
+    the ARN of the job watched, once it exists: the polling rule is then named after it (:func:`job_rule_name`),
+    so the job's EventBridge events find the request.
     """
 
     state: Mapping[str, Any]
     physical_id: str | None = None
+    job: str = ""
 
 
 Outcome = Succeeded | Failed | InProgress
@@ -196,7 +200,13 @@ class SafeCfnResource(CfnResource):
     _remove_targets: Callable[[str], None]
     _delete_rule: Callable[[str], None]
 
-    def __init__(self, *, rule_prefix_env: str, polling_interval: int = 1, sleep_on_delete: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        rule_prefix_env: str,
+        polling_interval: int = round(POLL_PERIOD_SECONDS / 60),
+        sleep_on_delete: int = 0,
+    ) -> None:
         log_level, boto_level = _log_levels()
         super().__init__(
             log_level=log_level,
@@ -229,6 +239,7 @@ class SafeCfnResource(CfnResource):
         self._outcome: Outcome | Answer | _Skip | None = None
         self._created_rule = ""
         self._failure_id = ""
+        self._time_out_at = float("inf")
         self._responded = False
         self._send_lock = threading.Lock()
 
@@ -251,12 +262,29 @@ class SafeCfnResource(CfnResource):
         """crhelper's "about to time out" answer, on the handler clock, with this invocation's log keys."""
         assert self._context is not None
         seconds = self._context.get_remaining_time_in_millis() / 1000 - TIMEOUT_MARGIN_SECONDS
+        self._schedule_time_out(handler_clock.current.time() + seconds)
+
+    def answer_by(self, at: float) -> None:
+        """Answer FAILED at ``at`` (handler clock) at the latest, should the flow be stuck (a hung call) then:
+        the request's own deadline can come before Lambda's."""
+        if at < self._time_out_at < float("inf"):  # only once crhelper has set its timer
+            self._timer.cancel()
+            self._schedule_time_out(at)
+
+    def _schedule_time_out(self, at: float) -> None:
         run_in_context = contextvars.copy_context().run
-        self._timer = handler_clock.current.call_later(seconds, lambda: run_in_context(self._time_out))
+        self._time_out_at = at
+        self._timer = handler_clock.current.call_later(
+            at - handler_clock.current.time(), lambda: run_in_context(self._time_out)
+        )
 
     def _time_out(self) -> None:
-        logger.error("Lambda time nearly out before the request finished; answering FAILED")
-        self._send(FAILED, "the handler ran out of Lambda time before the request finished (see the function's log)")
+        logger.error("Lambda time or the request's Timeout nearly out before the request finished; answering FAILED")
+        self._send(
+            FAILED,
+            "the handler ran out of Lambda time (or of the request's Timeout) before the request finished "
+            "(see the function's log)",
+        )
 
     def _wrap_function(self, func: Callable[..., Any] | None) -> None:
         """Run the registered function, unless the event says otherwise (a stale poll, an answer poll, a retire
@@ -342,7 +370,7 @@ class SafeCfnResource(CfnResource):
         answer that follows (see :meth:`_deliver`)."""
         assert isinstance(self._outcome, InProgress)
         try:
-            rule_arn = self._put_rule()
+            rule_arn = self._put_rule(self._outcome.job)
             self._point_rule(rule_arn, {STATE_KEY: dict(self._outcome.state)})
         except PollingError:
             raise
@@ -350,21 +378,19 @@ class SafeCfnResource(CfnResource):
             raise PollingError(f"could not hand over to EventBridge polling: {cause_of(error)}") from error
         logger.info("Handed over to EventBridge polling", extra={"rule": _rule_name(rule_arn)})
 
-    def poll_rule_name(self) -> str:
-        """``<prefix>-<hash>``: at most 64 characters, the same on redelivery, covered by ``rule/<prefix>*``."""
-        prefix = os.environ.get(self._rule_prefix_env, "")
-        if not (RULE_PREFIX_PATTERN.fullmatch(prefix) and len(prefix) <= RULE_PREFIX_MAX):
-            raise PollingError(
-                f"Environment variable {self._rule_prefix_env} must hold a rule-name prefix of 1 to "
-                f"{RULE_PREFIX_MAX} letters, digits, '.', '-' or '_', got {prefix!r}"
-            )
+    def poll_rule_name(self, job_arn: str = "") -> str:
+        """``<prefix>-<hash>``: at most 64 characters, the same on redelivery, covered by ``rule/<prefix>*``; named
+        after the job when there is one (:func:`job_rule_name`), else after the request (no job yet)."""
+        prefix = rule_prefix(self._rule_prefix_env)
+        if job_arn:
+            return job_rule_name(prefix, job_arn)
         key = "\n".join((self.StackId, self.LogicalResourceId, self.RequestId))
         return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:RULE_HASH_CHARS]}"
 
-    def _put_rule(self) -> str:
+    def _put_rule(self, job_arn: str = "") -> str:
         unit = "minute" if self._polling_interval == 1 else "minutes"
         response = self._events_client.put_rule(
-            Name=self.poll_rule_name(),
+            Name=self.poll_rule_name(job_arn),
             ScheduleExpression=f"rate({self._polling_interval} {unit})",
             State="ENABLED",
             Description=f"Polls custom resource {self.LogicalResourceId}"[:512],
@@ -502,6 +528,13 @@ class SafeCfnResource(CfnResource):
             },
         )
         rule_arn = str(self._event.get(RULE_KEY) or "") if POLL_FLAG in self._event else self._created_rule
+        if (
+            POLL_FLAG in self._event
+            and not self._event.get(ANSWER_KEY)
+            and not self._rule_exists(_rule_name(rule_arn), unknown=True)
+        ):
+            logger.info("The request was answered meanwhile (its rule is gone): not answering again")
+            return
         if put_response(self._response_url, body, give_up_at=self._give_up_at()):
             if rule_arn:
                 self._retire(rule_arn)
@@ -523,6 +556,26 @@ class SafeCfnResource(CfnResource):
         return now + min(ANSWER_TRY_SECONDS, remaining)
 
 
+def rule_prefix(env_name: str) -> str:
+    """The rule-name prefix in environment variable ``env_name`` (the construct grants ``rule/<prefix>*``)."""
+    prefix = os.environ.get(env_name, "")
+    if not (RULE_PREFIX_PATTERN.fullmatch(prefix) and len(prefix) <= RULE_PREFIX_MAX):
+        raise PollingError(
+            f"Environment variable {env_name} must hold a rule-name prefix of 1 to "
+            f"{RULE_PREFIX_MAX} letters, digits, '.', '-' or '_', got {prefix!r}"
+        )
+    return prefix
+
+
+def job_rule_name(prefix: str, job_arn: str) -> str:
+    """The one rule of whatever waits on the job ``job_arn``: ``<prefix>-<16 hex of sha256(job ARN)>``.
+
+    The job's EventBridge events find the waiting request by this name alone (DescribeRule, ListTargetsByRule
+    inside the ``rule/<prefix>*`` grant) and run the rule's target Input as a scheduled fire would.
+    """
+    return f"{prefix}-{hashlib.sha256(job_arn.encode()).hexdigest()[:RULE_HASH_CHARS]}"
+
+
 def _log_levels() -> tuple[str, str]:
     """crhelper's ``log_level`` and ``boto_level``: crhelper sets the root logger to the first (here the level it
     already has) and botocore, boto3, urllib3 to the second (never below INFO: botocore's DEBUG request log would
@@ -530,11 +583,6 @@ def _log_levels() -> tuple[str, str]:
     root = logging.getLevelName(logging.getLogger().level)
     boto = logging.getLevelName(max(logging.INFO, logging.getLogger("botocore").level))
     return str(root), str(boto)
-
-
-def job_rule_name(prefix: str, job_arn: str) -> str:
-    """The rule that follows one job (``<prefix>-<16 hex of its ARN>``): found again from the job alone."""
-    return f"{prefix}-{hashlib.sha256(job_arn.encode()).hexdigest()[:RULE_HASH_CHARS]}"
 
 
 def _rule_name(rule_arn: str) -> str:

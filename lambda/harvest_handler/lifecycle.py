@@ -8,10 +8,11 @@ or hands over to polling.
 Long-wait mode (a ``SignalUrl`` in the properties, Timeout over an hour): the job is answered as soon as it is
 created, and :mod:`harvest_handler.long_wait` keeps watching it and signals the stack's wait condition.
 
-Timing: a job is watched inline for about 45 s (checks 2 s apart, growing to 5 s), so one that ends within 40 s
-is answered within 5 s of ending; after that EventBridge polls once a minute. The deadline is the request's start
-+ Timeout - 30 s. When the next poll would land after it, the invocation keeps watching inline up to it; at the
-deadline the job is cancelled and the request answered FAILED, in time for CloudFormation to hear it.
+Timing: a job is watched inline for about 8 s (checks 2 s apart), then handed over to a polling rule named after
+the job: the job's MediaPackage events answer the moment it ends (:mod:`harvest_handler.job_events`), and the
+rule polls every five minutes in case they are lost. The deadline is the request's start + Timeout - 30 s. When
+the next poll would land after it, the invocation keeps watching inline up to it (the function's timeout covers a
+poll period); at the deadline the job is cancelled and the request answered FAILED, in time for CloudFormation.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ from harvest_handler.crhelper_resource import (
 from harvest_handler.logs import logger
 from mediapackage_harvest import spec
 
-INLINE_WATCH_SECONDS = 45.0
+INLINE_WATCH_SECONDS = 8.0  # events answer after that; a short watch keeps GetHarvestJob calls few
 DEADLINE_MARGIN_SECONDS = 30.0  # CloudFormation gives up at start + Timeout: cancel and answer before that
+ANSWER_BEFORE_CLOUDFORMATION_SECONDS = 10.0  # a call hung past the deadline: answer this long before CFN gives up
 LAMBDA_RESERVE_SECONDS = 8.0  # left at the end of an invocation for a cancel and the response PUT
 DEFAULT_TIMEOUT_SECONDS = spec.SERVICE_TIMEOUT_MAX_SECONDS
 DERIVED_NAME_LOGICAL_ID_CHARS = 48
@@ -147,12 +149,14 @@ class HarvestService(Protocol):
 
 @dataclass(frozen=True)
 class Invocation:
-    """One request as the dispatchers see it. ``job_started`` tells the responder which id a FAILED must carry."""
+    """One request as the dispatchers see it. ``job_started`` tells the responder which id a FAILED must carry;
+    ``answer_by`` when to answer FAILED at the latest, should a call hang (the request's deadline)."""
 
     event: CloudFormationCustomResourceEvent
     context: LambdaContext
     service: HarvestService
     job_started: Callable[[str], None]
+    answer_by: Callable[[float], None] = lambda at: None
 
     @property
     def digest(self) -> str:
@@ -310,6 +314,7 @@ def watch(inv: Invocation, progress: Progress, *, inline_until: float) -> Outcom
     """Check, pause, check again until the job ends, the deadline passes, or it is time to hand over."""
     clock = handler_clock.current
     began = clock.time()
+    inv.answer_by(progress.deadline + DEADLINE_MARGIN_SECONDS - ANSWER_BEFORE_CLOUDFORMATION_SECONDS)
     hand_over_by = began + inv.remaining_seconds() - LAMBDA_RESERVE_SECONDS
     while True:
         try:
@@ -326,7 +331,7 @@ def watch(inv: Invocation, progress: Progress, *, inline_until: float) -> Outcom
         next_poll_in_time = now + POLL_PERIOD_SECONDS <= progress.deadline
         if now + pause > hand_over_by or (now + pause > inline_until and next_poll_in_time):
             logger.info("Harvest job not finished yet; EventBridge polls from here", extra={"job": progress.job_id})
-            return InProgress(progress.to_state(), _failure_id(inv, progress))
+            return InProgress(progress.to_state(), _failure_id(inv, progress), job=progress.job_id)
         clock.sleep(pause)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -51,17 +52,17 @@ def test_a_job_that_completes_inline_is_answered_by_the_first_invocation(harness
     assert harness.rules() == []
 
 
-def test_a_job_ending_just_after_40_s_is_answered_within_5_s(harness: Harness) -> None:
+def test_a_job_ending_just_after_6_s_is_answered_within_2_s(harness: Harness) -> None:
     event = harness.event("create")
     name = harness.expect_create(event)
-    harness.expect_gets(name, INLINE_CHECKS - 1)  # up to 40 s
-    harness.expect_get(name, "COMPLETED")  # the check at 45 s
+    harness.expect_gets(name, INLINE_CHECKS - 1)  # up to 6 s
+    harness.expect_get(name, "COMPLETED")  # the last inline check, at 8 s
 
     harness.invoke(event)
 
     assert harness.response(event)["Status"] == "SUCCESS"
-    assert harness.clock.elapsed() == 45
-    assert max(harness.clock.sleeps) <= 5
+    assert harness.clock.elapsed() == 8
+    assert max(harness.clock.sleeps) <= 2
 
 
 def test_a_long_job_is_handed_to_eventbridge_and_answered_from_a_poll(harness: Harness) -> None:
@@ -74,7 +75,9 @@ def test_a_long_job_is_handed_to_eventbridge_and_answered_from_a_poll(harness: H
     assert harness.responses(event) == []
     (rule,) = harness.rules()
     assert len(rule) <= 64 and rule.startswith(f"{RULE_PREFIX}-") and re.fullmatch(r"[.\-_A-Za-z0-9]+", rule)
-    assert harness.events.describe_rule(Name=rule)["ScheduleExpression"] == "rate(1 minute)"
+    # Named after the job, so the job's events find the request waiting on it.
+    assert rule == f"{RULE_PREFIX}-{hashlib.sha256(job_arn(name).encode()).hexdigest()[:16]}"
+    assert harness.events.describe_rule(Name=rule)["ScheduleExpression"] == "rate(5 minutes)"
     poll_input = json.loads(harness.poll_input())
     assert "ResourceProperties" not in poll_input and "OldResourceProperties" not in poll_input
     assert "CrHelperPermission" not in poll_input  # no per-rule Lambda permission (no Lambda client at all)
@@ -88,7 +91,7 @@ def test_a_long_job_is_handed_to_eventbridge_and_answered_from_a_poll(harness: H
     assert response["Status"] == "SUCCESS"
     assert response["PhysicalResourceId"] == job_arn(name)
     assert response["Data"] == attributes(name)
-    assert harness.clock.elapsed() == 105
+    assert harness.clock.elapsed() == 308
     assert harness.rules() == []
 
 
@@ -124,20 +127,20 @@ def test_at_the_deadline_the_job_is_cancelled_and_the_request_fails(harness: Har
 
 
 def test_a_poll_close_to_the_deadline_watches_inline_up_to_it(harness: Harness) -> None:
-    event = with_properties(harness.event("create"), Timeout="150", ServiceTimeout="150")  # deadline at 120 s
+    event = with_properties(harness.event("create"), Timeout="350", ServiceTimeout="350")  # deadline at 320 s
     name = harness.expect_create(event)
-    harness.expect_gets(name, INLINE_CHECKS)  # to 45 s; the poll at 105 s is still before the deadline
+    harness.expect_gets(name, INLINE_CHECKS)  # to 8 s; the poll at 308 s is still before the deadline
     harness.invoke(event)
     assert len(harness.rules()) == 1
 
-    harness.expect_gets(name, 8)  # 105, 107, 109, 111, 113, 115, 118 and 120 s
+    harness.expect_gets(name, 7)  # 308, 310, 312, 314, 316, 318 and 320 s
     harness.mediapackage.add_response("cancel_harvest_job", {}, key(name))
     harness.fire_poll()
 
     response = harness.response(event)
     assert response["Status"] == "FAILED"
-    assert "Timeout of 150 s" in response["Reason"]
-    assert harness.clock.elapsed() == 120
+    assert "Timeout of 350 s" in response["Reason"]
+    assert harness.clock.elapsed() == 320
     assert harness.rules() == []
 
 
@@ -206,12 +209,12 @@ def test_quota_exceeded_beyond_the_inline_watch_is_retried_by_the_polls(harness:
     assert "ServiceQuotaExceededException" in state["problem"]
 
     name = harness.expect_create(event)
-    harness.fire_poll()  # 105 s: created, still queued
+    harness.fire_poll()  # 308 s: created, still queued
     assert harness.responses(event) == []
     assert json.loads(harness.poll_input())["CrHelperData"]["job"] == job_arn(name)
 
     harness.expect_get(name, "COMPLETED")
-    harness.fire_poll()  # 165 s
+    harness.fire_poll()  # 608 s
 
     response = harness.response(event)
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", job_arn(name))

@@ -18,7 +18,7 @@ from botocore.config import Config
 
 from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
 from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
-from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Scenario, Throttle
+from mediapackage_harvest.rehearsal.scenario import EventDelivery, Fault, JobScript, Scenario, Throttle
 from mediapackage_harvest.rehearsal.template import Template
 from tests.rehearsal.stacks import DOZEN, LONG_ID, Synthesized
 
@@ -321,7 +321,8 @@ def test_a_create_delivered_twice_makes_one_job(stacks: Synthesized) -> None:
         assert created.status == "CREATE_COMPLETE"
         rehearsal.settle()  # the second delivery is still watching the job when CloudFormation moves on
         bodies = rehearsal.endpoint.responses_for(create.request_id)
-        assert [(b["Status"], b["PhysicalResourceId"]) for b in bodies] == [("SUCCESS", job["Arn"])] * 2
+        # Both deliveries hand over to the one rule named after their one job: the job's event answers once.
+        assert [(b["Status"], b["PhysicalResourceId"]) for b in bodies] == [("SUCCESS", job["Arn"])]
         assert calls(rehearsal, "CreateHarvestJob") == 2  # the same ClientToken: the service's idempotency
         assert job["Status"] == "COMPLETED"
 
@@ -390,7 +391,7 @@ def test_a_dozen_jobs_against_a_quota_of_ten_and_throttling_all_complete(stacks:
         assert calls(rehearsal, "CancelHarvestJob") == 0
 
 
-def test_a_twenty_minute_job_is_polled_by_eventbridge_about_once_a_minute(stacks: Synthesized) -> None:
+def test_a_twenty_minute_job_is_answered_by_its_event_and_polled_every_five_minutes(stacks: Synthesized) -> None:
     template = stacks.template("One")
     scenario = Scenario(default_job=JobScript(queued_seconds=5, in_progress_seconds=TWENTY_MINUTES - 5))
     with rehearse(template, scenario) as rehearsal:
@@ -401,11 +402,28 @@ def test_a_twenty_minute_job_is_polled_by_eventbridge_about_once_a_minute(stacks
         assert created.status == "CREATE_COMPLETE"
         assert response(create)["Status"] == "SUCCESS"
         assert job["Status"] == "COMPLETED"
-        assert rehearsal.figures().eventbridge_polls >= 15
-        assert calls(rehearsal, "GetHarvestJob") <= 40
+        assert rehearsal.figures().eventbridge_polls == 3  # at 5, 10 and 15 minutes: the fallback
+        assert calls(rehearsal, "GetHarvestJob") <= 10
         assert create.answered_at is not None
-        assert 0 <= create.answered_at - ended_at(job) <= 60
+        assert 0 <= create.answered_at - ended_at(job) <= 5
         assert calls(rehearsal, "CreateHarvestJob") == 1
+
+
+def test_a_twenty_minute_job_whose_events_are_lost_is_answered_by_a_poll(stacks: Synthesized) -> None:
+    template = stacks.template("One")
+    scenario = Scenario(
+        default_job=JobScript(queued_seconds=5, in_progress_seconds=TWENTY_MINUTES - 5), events=EventDelivery(loss=1.0)
+    )
+    with rehearse(template, scenario) as rehearsal:
+        created = rehearsal.deploy(template)
+        job = only_job(rehearsal)
+        create = one(created, "Create")
+
+        assert response(create)["Status"] == "SUCCESS"
+        assert rehearsal.event_bus.lost >= 3 and rehearsal.event_bus.delivered == 0
+        assert create.answered_at is not None
+        assert 0 <= create.answered_at - ended_at(job) <= 300
+        assert calls(rehearsal, "GetHarvestJob") <= 10
 
 
 def test_the_leftover_checks_see_a_rule_and_a_permission_a_careless_handler_would_leave(

@@ -12,6 +12,7 @@ import pytest
 from mediapackage_harvest.rehearsal import scenario as scenario_module
 from mediapackage_harvest.rehearsal.scenario import (
     DEFAULT_FAILURE_MESSAGE,
+    EventDelivery,
     Fault,
     JobScript,
     Scenario,
@@ -136,6 +137,12 @@ def test_a_throttle_covers_its_operations_or_all() -> None:
         ({"throttle": {"max_calls": 1, "per_seconds": 0}}, "throttle.per_seconds: must be greater than 0"),
         ({"throttle": {"max_calls": 1, "operations": ["Nope"]}}, "throttle.operations[0]"),
         ({"throttle": {"max_calls": 1, "operations": []}}, "throttle.operations: must be a non-empty list"),
+        ({"events": []}, "events: must be an object"),
+        ({"events": {"delay": 1}}, "events: unknown key(s) delay"),
+        ({"events": {"delay_seconds": -1}}, "events.delay_seconds: must be at least 0"),
+        ({"events": {"loss": 1.5}}, 'events.loss: must be "all" or a fraction from 0 to 1'),
+        ({"events": {"loss": "some"}}, 'events.loss: must be "all" or a fraction from 0 to 1'),
+        ({"events": {"duplicate_after_seconds": "soon"}}, "events.duplicate_after_seconds: must be a number"),
     ],
 )
 def test_a_bad_scenario_names_the_key_at_fault(data: dict[str, Any], where: str) -> None:
@@ -157,3 +164,10 @@ def test_a_bad_file_names_the_file(tmp_path: Path) -> None:
     listed.write_text("[]")
     with pytest.raises(ScenarioError, match=r"list\.json: scenario: must be an object"):
         Scenario.load(listed)
+
+
+def test_event_delivery_keys_are_read() -> None:
+    read = Scenario.from_dict({"events": {"delay_seconds": 2, "loss": "all", "duplicate_after_seconds": 30}})
+    assert read.events == EventDelivery(delay_seconds=2.0, loss=1.0, duplicate_after_seconds=30.0)
+    assert Scenario.from_dict({"events": {"loss": 0.25}}).events.loss == 0.25
+    assert Scenario().events == EventDelivery()  # delivered once, at once

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import botocore.session
 
 from mediapackage_harvest.rehearsal.lambda_runtime import load_handler_module
-from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Scenario
+from mediapackage_harvest.rehearsal.scenario import EventDelivery, Fault, JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import Template
 
 if __package__ in (None, ""):  # `python tests/reliability/matrix.py`
@@ -70,6 +70,7 @@ HANDLER_CALLS = (
     *(("mediapackagev2", op) for op in ("CreateHarvestJob", "GetHarvestJob", "CancelHarvestJob")),
     *(("mediapackagev2", op) for op in ("TagResource", "UntagResource")),
     *(("events", op) for op in ("PutRule", "PutTargets", "RemoveTargets", "DeleteRule", "DescribeRule")),
+    ("events", "ListTargetsByRule"),  # a job's event looking for the request waiting on the job
 )
 # Cells that show a limit of the design rather than a bug; they run as strict xfails, so a fix shows up.
 KNOWN_LIMITS = {
@@ -108,6 +109,9 @@ class Cell:
     heal: bool = False
     job_ends: str | None = None  # the job's final status, when the cell is about it
     lambda_timeouts: bool = False  # the cell makes Lambda end an invocation at its timeout
+    job_events: EventDelivery = field(
+        default_factory=EventDelivery
+    )  # how the job's MediaPackage events reach the handler
 
 
 @dataclass
@@ -198,8 +202,35 @@ def _eventbridge_cells() -> list[Cell]:
     return cells
 
 
+def _job_event_cells() -> list[Cell]:
+    """The job events' path: its one EventBridge call failing, and the events lost, doubled or late (the job
+    event's GetHarvestJob meets the GetHarvestJob cells' faults already)."""
+    cells = [
+        Cell(
+            id=f"ListTargetsByRule-{code}-{short}",
+            what=f"ListTargetsByRule {code}",
+            when=when,
+            expect=OK_WAIT,  # the event changes nothing; a poll answers
+            cause=code,
+            eventbridge=(Fault("ListTargetsByRule", code, attempts),),
+        )
+        for code in model_errors("events", "ListTargetsByRule")
+        for when, short, attempts in PATTERNS
+    ]
+    return [
+        *cells,
+        Cell("job-events-lost", "Every job event lost", "", OK_WAIT, job_events=EventDelivery(loss=1.0)),
+        Cell("job-events-twice", "Every job event delivered twice, 1 s apart", "", OK_WAIT,
+             job_events=EventDelivery(duplicate_after_seconds=1.0)),
+        Cell("job-events-late", "Every job event 100 s late", "", OK_WAIT,
+             job_events=EventDelivery(delay_seconds=100.0)),
+    ]  # fmt: skip
+
+
 def _other_cells() -> list[Cell]:
-    hang = Hang("mediapackagev2.GetHarvestJob", 0.0, 200.0)
+    # From 500 s: the poll that watches inline up to the deadline (570 s) is stuck in GetHarvestJob's retries when
+    # its invocation runs out (at 308 + 360 s); the rollback's Delete reads the job once the hang is over.
+    hang = Hang("mediapackagev2.GetHarvestJob", 500.0, 900.0)
     return [
         Cell("response-put-5xx", "Response PUT answered 503 three times, then accepted", "", OK_WAIT,
              response_failures=(3, 503)),
@@ -208,21 +239,22 @@ def _other_cells() -> list[Cell]:
         Cell("response-put-refused", "Response PUT connection refused for 30 s, then accepted", "", OK_WAIT,
              job=QUICK_JOB, refuse_responses_until=30.0),
         Cell("response-put-5xx-past-lambda-time", "Response PUT failing for longer than an invocation", "",
-             OK_WAIT, response_failures=(40, 503)),
+             OK_WAIT, response_failures=(12, 503)),  # 9 tries per invocation; a poll 5 minutes later lands it
         Cell("lambda-timeout-mid-call", "Lambda timeout while GetHarvestJob hangs", "", ROLLED_BACK,
              cause="ran out of Lambda time", job=RUNNING_JOB, hangs=(hang,), job_ends="CANCELLED",
              lambda_timeouts=True),
         Cell("create-redelivered", "Create delivered again 1 s later", "", OK_WAIT, duplicate=(("Create", 1.0),)),
         Cell("create-redelivered-after-handover", "Create delivered again after the hand-over", "", OK_WAIT,
              duplicate=(("Create", 60.0),)),
-        Cell("poll-delivered-twice", "Every EventBridge poll delivered twice", "", OK_WAIT, poll_twice=True),
+        Cell("poll-delivered-twice", "Every EventBridge poll delivered twice (job events lost)", "", OK_WAIT,
+             poll_twice=True, job_events=EventDelivery(loss=1.0)),
         Cell("delete-while-create-polls", "Delete arriving while the Create still polls", "", ROLLED_BACK,
              cause="did not finish within the Timeout", job=JobScript(5, 1800), drop_polls=(50.0, 700.0),
              job_ends="CANCELLED"),
     ]  # fmt: skip
 
 
-CELLS: list[Cell] = _mediapackage_cells() + _eventbridge_cells() + _other_cells()
+CELLS: list[Cell] = _mediapackage_cells() + _eventbridge_cells() + _job_event_cells() + _other_cells()
 
 
 # Running a cell ----------------------------------------------------------------------------------------------
@@ -241,7 +273,7 @@ def run(cell: Cell, stacks: Stacks, level: str = "INFO") -> CellRun:
     """Rehearse ``cell``: deploy, (update,) destroy, retry a failed destroy once, heal, let what is due run."""
     began = time.perf_counter()
     template = stacks.template(cell.stack)
-    scenario = Scenario(default_job=cell.job, faults=cell.mediapackage)
+    scenario = Scenario(default_job=cell.job, faults=cell.mediapackage, events=cell.job_events)
     lambda_faults = LambdaFaults(poll_twice=cell.poll_twice, drop_polls=cell.drop_polls)
     with (
         handler_logs(level) as logs,
@@ -297,6 +329,12 @@ def _injected(cell: Cell, rehearsal: FaultRehearsal) -> bool:
         checks.append(any(d.copy and d.poll for d in rehearsal.lambda_faults.deliveries))
     if cell.drop_polls:
         checks.append(rehearsal.lambda_faults.dropped_polls > 0)
+    if cell.job_events.loss:
+        checks.append(rehearsal.event_bus.lost > 0 and rehearsal.event_bus.delivered == 0)
+    if cell.job_events.duplicate_after_seconds is not None:
+        checks.append(any("delivered again" in e.detail for e in rehearsal.timeline.where("lambda", "invoked")))
+    if cell.job_events.delay_seconds:
+        checks.append(rehearsal.event_bus.delivered > 0)
     if cell.refuse_responses_until is not None:
         checks.append(_answer_waited_for_the_listener(rehearsal, cell.refuse_responses_until))
     if cell.response_failures:

@@ -4,20 +4,23 @@ Every log record the handler's threads emit is captured (the Powertools logger t
 other logger at DEBUG: botocore, crhelper, urllib3), at each level POWERTOOLS_LOG_LEVEL can set, through the
 fault scenarios that log the most: failing and retried response PUTs (an undelivered answer travels in an
 EventBridge target Input), the out-of-time answer, a failed hand-over with its traceback, a rule that will not
-go, duplicate polls. No line may hold a request's ResponseURL, its query string or its signature. (The
-fault matrix and the corpus check the same in each of their rehearsals.) The long-wait mode's signal URL (a wait
-condition handle's pre-signed URL) is held to the same rule: through a job that completes, one that fails, the
-watch's retried signal PUTs, and the stack's deletion.
+go, duplicate polls, job events (which read a rule's Input and run it). No line may hold a request's ResponseURL,
+its query string or its signature. (The fault matrix and the corpus check the same in each of their rehearsals.)
+The long-wait mode's signal URL (a wait condition handle's pre-signed URL) is held to the same rule: through a job
+that completes, one that fails, the watch's retried signal PUTs, and the stack's deletion.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import logging
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from mediapackage_harvest.rehearsal.cfn_endpoint import PATH_PREFIX
+from mediapackage_harvest.rehearsal.lambda_runtime import handler_module
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import WAIT_HANDLE_TYPE
 from tests.reliability.faults import FaultRehearsal
@@ -30,6 +33,8 @@ NOISY_CELLS = (
     "PutTargets-ConcurrentModificationException-first",
     "RemoveTargets-InternalException-every",
     "poll-delivered-twice",
+    "job-events-twice",  # the event path reads the rule's Input (the ResponseURL inside) and runs it
+    "ListTargetsByRule-InternalException-every",
 )
 
 
@@ -103,3 +108,32 @@ def test_the_capture_would_see_a_signal_url_leak(stacks: Stacks) -> None:
         rehearsal.clock.spawn(lambda: logger.info("careless", extra={"signal": url}))
         rehearsal.settle(1)
         assert len(leaked_secrets(logs.lines, rehearsal)) == 1
+
+
+@pytest.mark.parametrize("level", LOG_LEVELS)
+def test_a_job_event_reaching_a_fresh_process_logs_no_response_url(level: str, stacks: Stacks) -> None:
+    """The event path reads a poll target's Input (a ResponseURL inside) through botocore: even when the libraries'
+    loggers are as in a fresh process (their level unset, the root at DEBUG), no line holds the URL."""
+    template = stacks.template("FaultMatrixNoWait")  # the job runs on: the event reads the rule and stops there
+    with FaultRehearsal(Scenario(default_job=JobScript(5, 1800)), start=REHEARSAL_START) as rehearsal:
+        assert rehearsal.deploy(template).status == "CREATE_COMPLETE"
+        (function,) = rehearsal.functions.values()
+        job_arn = str(rehearsal.emulator.jobs()[0]["Arn"])
+        assert rehearsal.cloudformation is not None and rehearsal.cloudformation.template is not None
+        prefix = rehearsal.cloudformation.template.function_environment(next(iter(rehearsal.functions)))
+        rule = handler_module("crhelper_resource").job_rule_name(prefix["HARVEST_POLL_RULE_PREFIX"], job_arn)
+        rule_arn = rehearsal.events.put_rule(Name=rule, ScheduleExpression="rate(5 minutes)")["RuleArn"]
+        url = rehearsal.endpoint.response_url("a-waiting-request")
+        poll = {"RequestType": "Create", "ResponseURL": url, "RequestId": "a-waiting-request", "CrHelperPoll": True}
+        target = {"Id": "1", "Arn": function.arn, "Input": json.dumps({**poll, "CrHelperRule": rule_arn})}
+        rehearsal.events.put_targets(Rule=rule, Targets=[target])
+        event = {"source": "aws.mediapackagev2", "detail-type": "MediaPackageV2 HarvestJob Notification"}
+        with handler_logs(level) as logs:
+            for name in ("botocore", "boto3", "urllib3"):
+                logging.getLogger(name).setLevel(logging.NOTSET)
+            function.invoke({**event, "resources": [job_arn], "detail": {}}, "EventBridge event", "Clip")
+            rehearsal.advance(1.0)
+        rehearsal.events.remove_targets(Rule=rule, Ids=["1"])
+        rehearsal.events.delete_rule(Name=rule)
+        assert any("ListTargetsByRule" in line or "harvest job" in line.lower() for line in logs.lines)
+        assert [line for line in logs.lines if url in line or url.partition("?")[2] in line] == []

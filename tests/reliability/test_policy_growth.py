@@ -130,6 +130,10 @@ def test_the_resource_policy_stays_far_under_its_limit(crowd: dict[str, Any], re
 def test_the_template_grants_events_once(stacks: Stacks) -> None:
     template = stacks.template("Crowd")
     permissions = [r for r in template.resources.values() if r["Type"] == "AWS::Lambda::Permission"]
-    assert len(permissions) == 1
+    # One for every polling rule (rule/<prefix>*) and one for the stack's one job-events rule, however many jobs.
+    assert len(permissions) == 2
+    sources = sorted(str(template.resolve(p["Properties"]["SourceArn"])) for p in permissions)
+    (rule_id,) = [rid for rid, r in template.resources.items() if r["Type"] == "AWS::Events::Rule"]
+    assert sources[1].endswith("*") and ":rule/hj-" in sources[1] and sources[0] == f"{rule_id}.Arn"
     assert len(template.harvest_job_ids()) == CROWD
     assert template.resources[template.harvest_job_ids()[0]]["Type"] == spec.RESOURCE_TYPE

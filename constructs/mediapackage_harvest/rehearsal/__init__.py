@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
     from mediapackage_harvest.rehearsal.harness import Figures, Rehearsal, default_start
-    from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Scenario, ScenarioError, Throttle
+    from mediapackage_harvest.rehearsal.scenario import (
+        EventDelivery,
+        Fault,
+        JobScript,
+        Scenario,
+        ScenarioError,
+        Throttle,
+    )
     from mediapackage_harvest.rehearsal.template import Environment, Template, UnresolvableError
     from mediapackage_harvest.rehearsal.timeline import Entry, Timeline
 
@@ -31,6 +38,7 @@ _LAZY = {
     "default_start": "harness",
     "Scenario": "scenario",
     "JobScript": "scenario",
+    "EventDelivery": "scenario",
     "Fault": "scenario",
     "Throttle": "scenario",
     "ScenarioError": "scenario",
@@ -46,6 +54,7 @@ _LAZY = {
 __all__ = [
     "Entry",
     "Environment",
+    "EventDelivery",
     "Fault",
     "Figures",
     "JobScript",

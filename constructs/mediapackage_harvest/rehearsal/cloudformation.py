@@ -4,12 +4,15 @@ The rehearsal's stand-in for the service: it sends the harvest-job resources' Cr
 to the handler (run unmodified, as a Lambda would run it), waits on the virtual clock for the response that the
 handler PUTs to a local HTTPS endpoint, and does what CloudFormation does next: the next resource in dependency
 order, a rollback after a failure or a timeout, the Delete of a replaced resource once an update has succeeded.
-EventBridge's part (firing crhelper's polling rules every minute) is played by :class:`RuleScheduler`.
+EventBridge's part (firing the polling rules once per poll period) is played by :class:`RuleScheduler`.
 
 Long waits are played as CloudFormation plays them: a ``WaitConditionHandle``'s physical id (its Ref) is a
 pre-signed URL on the same local HTTPS endpoint, and a ``WaitCondition`` completes when ``Count`` SUCCESS signals
 have been PUT to it, fails on the first FAILURE signal, and fails at its ``Timeout``. Its ``Data`` attribute is
 the JSON object of each signal's ``UniqueId`` to its ``Data``. Neither calls anything on Delete.
+
+The stack's event rules (``AWS::Events::Rule`` with an EventPattern) are put in place before the stack's requests
+are sent and removed with the stack, by ``rules`` (:class:`~mediapackage_harvest.rehearsal.event_bus.EventBus`).
 
 Lambda delivers asynchronous invocations at least once: ``duplicate_deliveries`` makes every request of the
 given types arrive twice, the copy a given number of seconds after the original, to rehearse redelivery.
@@ -101,6 +104,14 @@ class LambdaFunction:
         self.clock.spawn(run)
 
 
+class StackRules(Protocol):
+    """Who creates and deletes the template's event rules (the rehearsal's event bus)."""
+
+    def put_rules(self, template: Template) -> None: ...
+
+    def delete_rules(self, template: Template) -> None: ...
+
+
 class RuleApi(Protocol):
     """The slice of an EventBridge client the scheduler uses (a boto3 ``events`` client on moto)."""
 
@@ -111,8 +122,8 @@ class RuleApi(Protocol):
 
 @dataclass
 class RuleScheduler:
-    """EventBridge's part: fire each polling rule's target every ``period`` seconds (the handler's
-    ``rate(1 minute)``) while the rule exists."""
+    """EventBridge's part: fire each polling rule's target every ``period`` seconds (the handler's poll period)
+    while the rule exists."""
 
     clock: VirtualClock
     events: RuleApi
@@ -130,7 +141,7 @@ class RuleScheduler:
         self.peak_rules = max(self.peak_rules, len(names))
         for name in sorted(names - self.scheduled):
             self.scheduled.add(name)
-            self.timeline.add(self.clock.time(), "eventbridge", name, "rule created", "rate(1 minute)")
+            self.timeline.add(self.clock.time(), "eventbridge", name, "rule created", f"every {self.period:g} s")
             self.clock.call_later(self.period, lambda n=name: self._fire(n))  # type: ignore[misc]
 
     def rule_names(self) -> set[str]:
@@ -219,6 +230,7 @@ class CloudFormation:
         timeline: Timeline,
         *,
         duplicate_deliveries: Mapping[str, float] | None = None,
+        rules: StackRules | None = None,
     ) -> None:
         """``duplicate_deliveries``: request type ("Create", "Update", "Delete") -> seconds after the first
         delivery at which the same event is delivered again (the module docstring says why)."""
@@ -227,6 +239,7 @@ class CloudFormation:
         self.functions = functions
         self.timeline = timeline
         self.duplicate_deliveries = dict(duplicate_deliveries or {})
+        self.rules = rules
         self.requests: list[Request] = []
         self.template: Template | None = None
         self._ids = 0
@@ -235,6 +248,8 @@ class CloudFormation:
     # Stack operations -------------------------------------------------------------------------------------
     def create(self, template: Template) -> StackResult:
         self.template = template
+        if self.rules is not None:
+            self.rules.put_rules(template)
         order = _dependency_order(template)
         created = self._run(template, [(rid, "Create", None) for rid in order], stop_on_failure=True)
         failed = [r for r in created if not r.succeeded]
@@ -245,11 +260,15 @@ class CloudFormation:
         self._forget(template, [r.logical_id for r in created])
         deleted = self._run(template, to_delete, stop_on_failure=False)
         status = "ROLLBACK_COMPLETE" if all(r.succeeded for r in deleted) else "ROLLBACK_FAILED"
+        if self.rules is not None:
+            self.rules.delete_rules(template)
         return self._result("CREATE", status, created + deleted)
 
     def update(self, new: Template) -> StackResult:
         old = self._current()
         new.attributes, new.physical_ids = dict(old.attributes), dict(old.physical_ids)
+        if self.rules is not None:
+            self.rules.put_rules(new)
         steps: list[tuple[str, str, str | None]] = []
         for rid in _dependency_order(new):
             if rid not in old.physical_ids:
@@ -274,6 +293,8 @@ class CloudFormation:
         done = self._run(template, steps, stop_on_failure=False)
         status = "DELETE_COMPLETE" if all(r.succeeded for r in done) else "DELETE_FAILED"
         if status == "DELETE_COMPLETE":
+            if self.rules is not None:
+                self.rules.delete_rules(template)
             template.physical_ids.clear()
         return self._result("DELETE", status, done)
 

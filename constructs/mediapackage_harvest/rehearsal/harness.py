@@ -52,6 +52,7 @@ from mediapackage_harvest.rehearsal.cloudformation import (
 )
 from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
 from mediapackage_harvest.rehearsal.environment import environment
+from mediapackage_harvest.rehearsal.event_bus import EventBus
 from mediapackage_harvest.rehearsal.lambda_runtime import (
     handler_module,
     handler_seams,
@@ -157,6 +158,16 @@ class Rehearsal:
         )
         self.events = boto3.client("events", region_name="us-east-1", endpoint_url=moto_url)
         self.lambda_ = boto3.client("lambda", region_name="us-east-1", endpoint_url=moto_url)
+        self.event_bus = EventBus(
+            self.clock,
+            self.events,
+            self.functions,
+            self.timeline,
+            self.scenario.events,
+            random.Random(f"events/{self._seed}"),  # the rehearsal's seed; apart from botocore's jitter
+        )
+        for emulator in (self.emulator, self.emulator_v1):
+            emulator.publish_events(self.event_bus.publish, self.event_bus.wake_at)
         self._iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto_url)
         self._function_environment = self._stack.enter_context(environment({}))
         self._handler_module = load_handler_module()
@@ -213,10 +224,11 @@ class Rehearsal:
         )
 
     def eventbridge_rules(self) -> list[str]:
-        """Every EventBridge rule in moto now, whatever its prefix (a finished rehearsal should leave none)."""
+        """Every EventBridge rule in moto now, whatever its prefix, except the stack's own event rules (the
+        handler's polling rules: a finished rehearsal should leave none)."""
         names: list[str] = []
         for page in self.events.get_paginator("list_rules").paginate():
-            names += [rule["Name"] for rule in page.get("Rules", [])]
+            names += [rule["Name"] for rule in page.get("Rules", []) if rule["Name"] not in self.event_bus.stack_rules]
         return names
 
     def lambda_policy_statements(self, function_name: str) -> list[dict[str, Any]]:
@@ -243,6 +255,7 @@ class Rehearsal:
                 self.functions,
                 self.timeline,
                 duplicate_deliveries=self._duplicate_deliveries,
+                rules=self.event_bus,
             )
         return self.cloudformation
 

@@ -20,7 +20,8 @@ defaults, ``throttle`` defaults to null and ``jobs`` / ``faults`` to empty)::
       ],
       "active_jobs_quota": 10,
       "throttle": {"max_calls": 5, "per_seconds": 1, "operations": ["GetHarvestJob"]},
-      "list_page_size": 10
+      "list_page_size": 10,
+      "events": {"delay_seconds": 0, "loss": 0, "duplicate_after_seconds": null}
     }
 
 - ``default_job`` / ``jobs`` values: ``queued_seconds``, ``in_progress_seconds``, ``outcome`` (COMPLETED,
@@ -34,6 +35,10 @@ defaults, ``throttle`` defaults to null and ``jobs`` / ``faults`` to empty)::
 - ``throttle``: at most ``max_calls`` accepted calls (of ``operations``, or of every operation when omitted)
   in any ``per_seconds`` window of virtual time; the rest get ThrottlingException (HTTP 429).
 - ``list_page_size``: ListHarvestJobs' page size when the caller gives no MaxResults.
+- ``events``: how EventBridge delivers MediaPackage's harvest-job events (published on each status change) to
+  the stack's rules: ``delay_seconds`` after the change; ``loss`` ``"all"`` or the fraction lost (each event
+  drawn from the rehearsal's seeded random); ``duplicate_after_seconds`` delivers each event again that long
+  after the first delivery (null: once).
 """
 
 from __future__ import annotations
@@ -132,6 +137,15 @@ class Throttle:
 
 
 @dataclass(frozen=True)
+class EventDelivery:
+    """How EventBridge delivers the harvest-job events (best effort: late, twice, or never)."""
+
+    delay_seconds: float = 0.0
+    loss: float = 0.0  # the fraction of events lost; 1.0 ("all" in JSON) loses every one
+    duplicate_after_seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class Scenario:
     """Everything the emulator may be told; the defaults rehearse a healthy service."""
 
@@ -141,6 +155,7 @@ class Scenario:
     active_jobs_quota: int = 10
     throttle: Throttle | None = None
     list_page_size: int = 10
+    events: EventDelivery = field(default_factory=EventDelivery)
 
     def script_for(self, job_name: str) -> JobScript:
         """The script of ``job_name``: an exact entry, else the first matching pattern, else the default."""
@@ -170,6 +185,7 @@ class Scenario:
             active_jobs_quota=_integer(data.get("active_jobs_quota", 10), "active_jobs_quota", minimum=0),
             throttle=None if throttle_data is None else _throttle(throttle_data, "throttle"),
             list_page_size=_integer(data.get("list_page_size", 10), "list_page_size", minimum=1, maximum=100),
+            events=_event_delivery(data.get("events", {}), "events"),
         )
 
     @classmethod
@@ -292,4 +308,20 @@ def _throttle(value: object, where: str) -> Throttle:
         max_calls=_integer(data["max_calls"], f"{where}.max_calls", minimum=1),
         per_seconds=per_seconds,
         operations=operations,
+    )
+
+
+def _event_delivery(value: object, where: str) -> EventDelivery:
+    data = _mapping(value, where)
+    _only_keys(data, {f.name for f in fields(EventDelivery)}, where)
+    loss = data.get("loss", 0.0)
+    if loss == "all":
+        loss = 1.0
+    elif isinstance(loss, bool) or not isinstance(loss, int | float) or not 0 <= loss <= 1:
+        raise ScenarioError(f'{where}.loss: must be "all" or a fraction from 0 to 1, got {loss!r}')
+    duplicate = data.get("duplicate_after_seconds")
+    return EventDelivery(
+        delay_seconds=_number(data.get("delay_seconds", 0.0), f"{where}.delay_seconds"),
+        loss=float(loss),
+        duplicate_after_seconds=None if duplicate is None else _number(duplicate, f"{where}.duplicate_after_seconds"),
     )

@@ -76,7 +76,10 @@ class FaultRehearsal(Rehearsal):
         return function
 
     def _response_faults(self, event: dict[str, Any]) -> None:
-        """Plan the request's failing PUTs, or send its answer by way of the late listener."""
+        """Plan the request's failing PUTs, or send its answer by way of the late listener (a job event carries
+        no ResponseURL: nothing to plan)."""
+        if "ResponseURL" not in event:
+            return
         if self.late_listener is not None:
             url = urlsplit(str(event["ResponseURL"]))
             event["ResponseURL"] = urlunsplit(url._replace(netloc=f"127.0.0.1:{self.late_listener.port}"))

@@ -19,7 +19,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -49,6 +49,8 @@ class Call:
 
 
 EventCallback = Callable[[float, str, str], None]
+Publish = Callable[[dict[str, object]], None]  # an EventBridge event (as PutEvents would carry it) to deliver
+WakeAt = Callable[[float, Callable[[], None]], None]  # run a callback at a virtual time (epoch seconds)
 
 
 class ScriptedJob(Protocol):
@@ -106,6 +108,7 @@ class ScriptedJobsEmulator(LocalServer):
         self._listeners: list[EventCallback] = []
         self._requests = 0
         self._handlers: dict[str, Callable[[ApiDict, float], ApiDict]] = {}
+        self._publish: tuple[Publish, WakeAt] | None = None
 
     # Service hooks -------------------------------------------------------------------------------------------
     def _job_name_of(self, params: ApiDict) -> str | None:
@@ -126,6 +129,10 @@ class ScriptedJobsEmulator(LocalServer):
         whose request says nothing new (reads, lists)."""
         return None
 
+    def _status_event(self, job: ScriptedJob, at: float) -> dict[str, object] | None:
+        """The EventBridge event the service sends for ``job``'s status change at ``at``; None when it sends none."""
+        return None
+
     def _scenario_operation(self, operation: str) -> str:
         """The operation name faults and throttles in the scenario use for ``operation``."""
         return self.scenario_operations.get(operation, operation)
@@ -137,6 +144,13 @@ class ScriptedJobsEmulator(LocalServer):
         detail ends with what it was sent ("clip-1: 200 QUEUED; sent: endpoint ...; manifests ...")."""
         with self._lock:
             self._listeners.append(callback)
+
+    def publish_events(self, publish: Publish, wake_at: WakeAt) -> None:
+        """Publish the service's harvest-job events: ``publish(event)`` on each status change, at the time it
+        happens; ``wake_at(time, callback)`` lets the emulator look at a job when its next change is due (status is
+        otherwise derived only when someone asks), so an event goes out even while nobody calls the service."""
+        with self._lock:
+            self._publish = (publish, wake_at)
 
     # Requests ------------------------------------------------------------------------------------------------
     def dispatch(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
@@ -242,6 +256,20 @@ class ScriptedJobsEmulator(LocalServer):
         if job.error_message and job.status == "FAILED":
             detail += f" ({job.error_message})"
         self._emit(at, "status", detail)
+        if self._publish is None:
+            return
+        publish, wake_at = self._publish
+        event = self._status_event(job, at)
+        if event is not None:
+            publish(event)
+        change = job.next_change()
+        if change is not None:
+            wake_at(change[0], lambda: self._look_at(job))
+
+    def _look_at(self, job: ScriptedJob) -> None:
+        """Apply the job's changes due by now (a wake-up from :meth:`publish_events`'s clock)."""
+        with self._lock:
+            self._advance(job, self.clock.time())
 
     # Pieces of the services' operations ----------------------------------------------------------------------
     @property
@@ -265,6 +293,23 @@ class ScriptedJobsEmulator(LocalServer):
         size = params.get("MaxResults") or self.scenario.list_page_size
         following = _page_token(offset + size, filters) if offset + size < len(matching) else None
         return matching[offset : offset + size], following
+
+
+def job_event(
+    emulator: ScriptedJobsEmulator, source: str, detail_type: str, arn: str, at: float, detail: dict[str, object]
+) -> dict[str, object]:
+    """An EventBridge event of ``emulator``'s account and Region about the job ``arn`` (a deterministic id)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}#{at}#{detail.get('Status', detail)}")),
+        "detail-type": detail_type,
+        "source": source,
+        "account": emulator.account,
+        "time": datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "region": emulator.region,
+        "resources": [arn],
+        "detail": detail,
+    }
 
 
 def fingerprint(params: ApiDict) -> str:

@@ -13,7 +13,13 @@ from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mediapackage_harvest.rehearsal.emulator.base import MAX_WINDOW, Clock, ScriptedJob, ScriptedJobsEmulator
+from mediapackage_harvest.rehearsal.emulator.base import (
+    MAX_WINDOW,
+    Clock,
+    ScriptedJob,
+    ScriptedJobsEmulator,
+    job_event,
+)
 from mediapackage_harvest.rehearsal.emulator.protocol import ApiDict, ApiError, RestJsonApi
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
 
@@ -140,6 +146,32 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
                 f"role {s3.get('RoleArn', '?')}",
             ]
         )
+
+    def _status_event(self, job: ScriptedJob, at: float) -> dict[str, object] | None:
+        """``MediaPackage HarvestJob Notification`` when a job SUCCEEDED or FAILED (the user guide's shape:
+        ``detail.harvest_job`` in snake case, ``detail.message`` saying why a job failed)."""
+        if job.status not in ("SUCCEEDED", "FAILED"):
+            return None
+        described = job.describe()
+        s3 = described["S3Destination"]
+        harvest_job = {
+            "id": job.name,
+            "arn": job.arn,
+            "status": job.status,
+            "origin_endpoint_id": described["OriginEndpointId"],
+            "start_time": described["StartTime"],
+            "end_time": described["EndTime"],
+            "s3_destination": {
+                "bucket_name": s3["BucketName"],
+                "manifest_key": s3["ManifestKey"],
+                "role_arn": s3["RoleArn"],
+            },
+            "created_at": described["CreatedAt"],
+        }
+        detail: dict[str, object] = {"harvest_job": harvest_job}
+        if job.status == "FAILED":
+            detail["message"] = job.error_message or "The harvest job failed."
+        return job_event(self, "aws.mediapackage", "MediaPackage HarvestJob Notification", job.arn, at, detail)
 
     def channel_of(self, endpoint: str) -> str:
         return self.channels.get(endpoint, f"{endpoint}-channel")

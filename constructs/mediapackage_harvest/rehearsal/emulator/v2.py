@@ -21,6 +21,7 @@ from mediapackage_harvest.rehearsal.emulator.base import (
     ScriptedJob,
     ScriptedJobsEmulator,
     fingerprint,
+    job_event,
 )
 from mediapackage_harvest.rehearsal.emulator.protocol import ApiDict, ApiError, RestJsonApi, Violation
 from mediapackage_harvest.rehearsal.scenario import OPERATIONS, JobScript, Scenario
@@ -159,6 +160,14 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
 
     def _what_was_sent(self, operation: str, params: ApiDict) -> str | None:
         return _create_summary(params) if operation == "CreateHarvestJob" else None
+
+    def _status_event(self, job: ScriptedJob, at: float) -> dict[str, object] | None:
+        """``MediaPackageV2 HarvestJob Notification`` on every status change. AWS does not document its detail:
+        the job is in ``resources``; the detail here is a guess (the handler reads none of it)."""
+        detail: dict[str, object] = {"HarvestJobName": job.name, "Status": job.status}
+        if job.error_message and job.status == "FAILED":
+            detail["ErrorMessage"] = job.error_message
+        return job_event(self, "aws.mediapackagev2", "MediaPackageV2 HarvestJob Notification", job.arn, at, detail)
 
     def _job_name_of(self, params: ApiDict) -> str | None:
         if params.get("HarvestJobName"):

@@ -1,0 +1,155 @@
+"""EventBridge's default event bus, played for the rehearsal: the stack's event rules and their deliveries.
+
+The rehearsal's CloudFormation puts each ``AWS::Events::Rule`` of the template with an ``EventPattern`` into moto
+(PutRule with the pattern, PutTargets; removed with the stack), as CloudFormation would create it. The MediaPackage
+emulators publish a harvest-job event on each status change; :class:`EventBus` matches it against every rule in
+moto with moto's own pattern matcher and invokes each target function (a :class:`LambdaFunction` of the rehearsal)
+asynchronously, as EventBridge does. Delivery follows the scenario's ``events`` (:class:`EventDelivery`): a delay,
+a lost fraction drawn from the rehearsal's seeded random, a second delivery. The timeline shows each delivery and
+each loss.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from moto.events.models import EventPattern
+
+from mediapackage_harvest.rehearsal.cloudformation import LambdaFunction
+from mediapackage_harvest.rehearsal.scenario import EventDelivery
+from mediapackage_harvest.rehearsal.template import Template
+from mediapackage_harvest.rehearsal.timeline import Timeline
+from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
+
+RULE_TYPE = "AWS::Events::Rule"
+
+
+@dataclass
+class EventBus:
+    """See the module docstring. ``functions`` are the rehearsal's functions by logical id (filled as templates
+    are played); ``events`` is a boto3 EventBridge client on moto."""
+
+    clock: VirtualClock
+    events: Any
+    functions: Mapping[str, LambdaFunction]
+    timeline: Timeline
+    delivery: EventDelivery = field(default_factory=EventDelivery)
+    chance: random.Random = field(default_factory=lambda: random.Random(0))
+    published: int = 0
+    delivered: int = 0
+    lost: int = 0
+    stack_rules: set[str] = field(default_factory=set)  # the rules the stacks declare, while they exist
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # The stack's rules, as CloudFormation creates and deletes them ------------------------------------------------
+    def put_rules(self, template: Template) -> None:
+        """Create (or update) the template's event-pattern rules in moto, with their targets."""
+        for logical_id, resource in template.resources.items():
+            properties = resource.get("Properties", {})
+            if resource.get("Type") != RULE_TYPE or "EventPattern" not in properties:
+                continue
+            name = rule_name(template, logical_id)
+            self.events.put_rule(
+                Name=name,
+                EventPattern=json.dumps(template.resolve(properties["EventPattern"])),
+                State=properties.get("State", "ENABLED"),
+            )
+            targets = [
+                {"Id": str(target["Id"]), "Arn": str(template.resolve(target["Arn"]))}
+                for target in properties.get("Targets", [])
+            ]
+            if targets:
+                self.events.put_targets(Rule=name, Targets=targets)
+            template.physical_ids[logical_id] = name
+            self.stack_rules.add(name)
+            self.timeline.add(self.clock.time(), "cloudformation", logical_id, "Create Rule", name)
+
+    def delete_rules(self, template: Template) -> None:
+        """Remove the template's event-pattern rules from moto (the stack is gone)."""
+        for logical_id, resource in template.resources.items():
+            if resource.get("Type") != RULE_TYPE or "EventPattern" not in resource.get("Properties", {}):
+                continue
+            name = rule_name(template, logical_id)
+            ids = [t["Id"] for t in self.events.list_targets_by_rule(Rule=name).get("Targets", [])]
+            if ids:
+                self.events.remove_targets(Rule=name, Ids=ids)
+            self.events.delete_rule(Name=name)
+            self.stack_rules.discard(name)
+            self.timeline.add(self.clock.time(), "cloudformation", logical_id, "Delete Rule", name)
+
+    # Events ------------------------------------------------------------------------------------------------------
+    def publish(self, event: dict[str, object]) -> None:
+        """An event put on the bus now (called by the emulators, from their threads)."""
+        with self._lock:
+            self.published += 1
+            lost = self.delivery.loss > 0 and self.chance.random() < self.delivery.loss
+            if lost:
+                self.lost += 1
+        if lost:
+            self.timeline.add(self.clock.time(), "eventbridge", _subject(event), "event lost", _summary(event))
+            return
+        delay, again = self.delivery.delay_seconds, self.delivery.duplicate_after_seconds
+        self.clock.call_later(delay, lambda: self._deliver(event, "EventBridge event"))
+        if again is not None:
+            self.clock.call_later(delay + again, lambda: self._deliver(event, "EventBridge event, delivered again"))
+
+    def wake_at(self, at: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` as a task at virtual time ``at`` (the emulators' look at a job's next change)."""
+        self.clock.call_later(max(at - self.clock.time(), 0.0), callback)
+
+    def _deliver(self, event: dict[str, object], trigger: str) -> None:
+        """Invoke the target of every rule whose pattern matches the event."""
+        by_arn = {function.arn: function for function in self.functions.values()}
+        for rule in self._rules():
+            pattern = rule.get("EventPattern")
+            if (
+                not pattern
+                or rule.get("State") == "DISABLED"
+                or not EventPattern.load(pattern).matches_event(cast(Any, event))
+            ):
+                continue
+            for target in self.events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
+                function = by_arn.get(target["Arn"])
+                if function is None:
+                    continue
+                self.delivered += 1
+                detail = f"{_summary(event)} by rule {rule['Name']}"
+                self.timeline.add(self.clock.time(), "eventbridge", _subject(event), "event delivered", detail)
+                function.invoke(copy.deepcopy(event), trigger, _subject(event))
+
+    def _rules(self) -> list[dict[str, Any]]:
+        rules: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self.events.list_rules(**({"NextToken": token} if token else {}))
+            rules += page.get("Rules", [])
+            token = page.get("NextToken")
+            if not token:
+                return rules
+
+
+def rule_name(template: Template, logical_id: str) -> str:
+    """The name CloudFormation gives a rule without a Name: here ``<stack>-<logical id>``, at most 64 characters."""
+    return f"{template.env.stack_name}-{logical_id}"[:64]
+
+
+def _subject(event: Mapping[str, object]) -> str:
+    """The job an event is about (the last part of its first resource), for the timeline."""
+    resources = event.get("resources")
+    first = resources[0] if isinstance(resources, list) and resources else "?"
+    return str(first).rsplit("/", 1)[-1]
+
+
+def _summary(event: Mapping[str, object]) -> str:
+    detail = event.get("detail")
+    status = ""
+    if isinstance(detail, Mapping):
+        job = detail.get("harvest_job")
+        status = str((job if isinstance(job, Mapping) else detail).get("status") or detail.get("Status") or "")
+    return f"{event.get('detail-type')}" + (f" ({status})" if status else "")

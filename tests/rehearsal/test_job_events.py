@@ -1,0 +1,345 @@
+"""MediaPackage's harvest-job events, rehearsed end to end: the emulator publishes them on each status change, the
+rehearsal's event bus delivers them through the stack's one rule to the unmodified handler, which answers the
+request waiting on the job at once, and changes nothing for any other event.
+
+What a user would notice is asserted: when CloudFormation hears back and what it hears, that an event nobody waits
+for (a stranger job, a duplicate, an early or a malformed event) makes no call that modifies anything and sends no
+answer, and that polling still answers when every event is lost.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import App, Stack
+
+from mediapackage_harvest import HarvestJob
+from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
+from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
+from mediapackage_harvest.rehearsal.lambda_runtime import handler_module
+from mediapackage_harvest.rehearsal.scenario import EventDelivery, JobScript, Scenario
+from tests.rehearsal.stacks import Synthesized
+from tests.reliability.faults import FaultRehearsal
+from tests.reliability.helpers import JOB_PROPS, REHEARSAL_START
+from tests.v1.v1_stacks import AFTER, rehearsal_template, v1_stack
+
+LONG_JOB = JobScript(queued_seconds=5, in_progress_seconds=115)  # ends after the hand-over (8 s), before a poll
+FAILURE = "Manifest index is not available on origin endpoint hls"
+MODIFYING_EVENTBRIDGE_CALLS = {"PutRule", "PutTargets", "RemoveTargets", "DeleteRule"}
+V2_DETAIL_TYPE = "MediaPackageV2 HarvestJob Notification"
+
+
+def create_of(result: StackResult) -> Request:
+    (request,) = [r for r in result.requests if r.request_type == "Create"]
+    return request
+
+
+def ended_at(job: dict[str, Any]) -> float:
+    return float(job["ModifiedAt"].timestamp())
+
+
+def triggers(rehearsal: Rehearsal) -> list[str]:
+    """How each Lambda invocation was triggered, in order."""
+    return [entry.detail for entry in rehearsal.timeline.where("lambda", "invoked")]
+
+
+def answered_by(rehearsal: Rehearsal, request: Request) -> str:
+    """The trigger of the invocation that answered ``request``: the last one invoked before CloudFormation heard."""
+    entries = rehearsal.timeline.entries
+    heard = next(
+        i
+        for i, e in enumerate(entries)
+        if e.source == "cloudformation"
+        and e.resource == request.logical_id
+        and e.what.startswith("Create ")
+        and e.what != "Create sent"
+    )
+    return [e.detail for e in entries[:heard] if (e.source, e.what) == ("lambda", "invoked")][-1]
+
+
+def v2_event(arn: object, **overrides: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": V2_DETAIL_TYPE,
+        "source": "aws.mediapackagev2",
+        "account": "123456789012",
+        "time": "2026-01-15T10:40:00Z",
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": {"Status": "COMPLETED"},
+    }
+    event.update(overrides)
+    return event
+
+
+def stranger_arn(name: str = "someone-elses-job") -> str:
+    return (
+        "arn:aws:mediapackagev2:us-east-1:123456789012:channelGroup/live/channel/main/originEndpoint/hls"
+        f"/harvestJob/{name}"
+    )
+
+
+def responses(rehearsal: Rehearsal) -> int:
+    requests = rehearsal.cloudformation.requests if rehearsal.cloudformation else []
+    return sum(len(rehearsal.endpoint.responses_for(r.request_id)) for r in requests)
+
+
+# Terminal events answer at once ----------------------------------------------------------------------------------
+
+
+def test_a_completed_job_is_answered_by_its_event_the_moment_it_ends(stacks: Synthesized) -> None:
+    template = stacks.template("One")
+    with Rehearsal(Scenario(default_job=LONG_JOB), start=default_start(template)) as rehearsal:
+        result = rehearsal.deploy(template)
+        create = create_of(result)
+        (job,) = rehearsal.emulator.jobs()
+
+        assert result.status == "CREATE_COMPLETE"
+        assert create.response is not None and create.response["PhysicalResourceId"] == job["Arn"]
+        assert create.answered_at == ended_at(job)  # no delay on the virtual clock
+        assert answered_by(rehearsal, create) == "EventBridge event"
+        assert rehearsal.figures().eventbridge_polls == 0
+        delivered = rehearsal.timeline.where("eventbridge", "event delivered")
+        assert [e.detail.split(" by rule ")[0] for e in delivered] == [
+            f"{V2_DETAIL_TYPE} ({status})" for status in ("QUEUED", "IN_PROGRESS", "COMPLETED")
+        ]
+        assert rehearsal.destroy().status == "DELETE_COMPLETE"
+        assert rehearsal.eventbridge_rules() == [] and rehearsal.event_bus.stack_rules == set()
+
+
+def test_a_failed_job_fails_the_create_with_the_service_message_when_it_ends(stacks: Synthesized) -> None:
+    template = stacks.template("One")
+    script = JobScript(queued_seconds=5, in_progress_seconds=60, outcome="FAILED", error_message=FAILURE)
+    with Rehearsal(Scenario(default_job=script), start=default_start(template)) as rehearsal:
+        result = rehearsal.deploy(template)
+        create = create_of(result)
+        (job,) = rehearsal.emulator.jobs()
+
+        assert result.status == "ROLLBACK_COMPLETE"
+        assert create.response is not None and create.response["Status"] == "FAILED"
+        assert create.response["Reason"].endswith(FAILURE)
+        assert create.answered_at == ended_at(job)
+        assert answered_by(rehearsal, create) == "EventBridge event"
+
+
+def test_a_late_event_is_still_answered_and_only_once(stacks: Synthesized) -> None:
+    template = stacks.template("One")
+    scenario = Scenario(default_job=LONG_JOB, events=EventDelivery(delay_seconds=4.0))
+    with Rehearsal(scenario, start=default_start(template)) as rehearsal:
+        create = create_of(rehearsal.deploy(template))
+        (job,) = rehearsal.emulator.jobs()
+        assert create.answered_at == ended_at(job) + 4.0
+        assert len(rehearsal.endpoint.responses_for(create.request_id)) == 1
+
+
+def test_the_v1_notification_answers_a_v1_job_when_it_ends() -> None:
+    template = rehearsal_template(v1_stack())
+    scenario = Scenario(default_job=JobScript(queued_seconds=5, in_progress_seconds=60))
+    with Rehearsal(scenario, start=AFTER) as rehearsal:
+        result = rehearsal.deploy(template)
+        create = create_of(result)
+        (job,) = rehearsal.emulator_v1.jobs()
+
+        assert result.status == "CREATE_COMPLETE"
+        assert create.response is not None and create.response["Data"]["Status"] == "SUCCEEDED"
+        assert answered_by(rehearsal, create) == "EventBridge event"
+        delivered = rehearsal.timeline.where("eventbridge", "event delivered")
+        assert [e.detail.split(" by rule ")[0] for e in delivered] == [
+            "MediaPackage HarvestJob Notification (SUCCEEDED)"
+        ]
+        created = job["CreatedAt"]
+        assert create.answered_at is not None and create.answered_at - create.sent_at == 65.0, created
+
+
+def test_a_failed_v1_job_fails_the_create_when_its_notification_arrives() -> None:
+    template = rehearsal_template(v1_stack())
+    scenario = Scenario(default_job=JobScript(queued_seconds=5, in_progress_seconds=60, outcome="FAILED"))
+    with Rehearsal(scenario, start=AFTER) as rehearsal:
+        result = rehearsal.deploy(template)
+        create = create_of(result)
+        assert result.status == "ROLLBACK_COMPLETE"
+        assert create.response is not None and "FAILED" in create.response["Reason"]
+        assert answered_by(rehearsal, create) == "EventBridge event"
+        assert create.answered_at is not None and create.answered_at - create.sent_at == 65.0
+
+
+# Events that change nothing ----------------------------------------------------------------------------------------
+
+
+def test_an_event_for_a_job_nobody_waits_on_changes_nothing(stacks: Synthesized) -> None:
+    template = stacks.template("One")
+    with FaultRehearsal(Scenario(default_job=LONG_JOB), start=default_start(template)) as rehearsal:
+        rehearsal.clock.call_later(30.0, lambda: rehearsal.event_bus.publish(v2_event(stranger_arn())))
+        result = rehearsal.deploy(template)
+        (job,) = rehearsal.emulator.jobs()
+
+        stranger = [c for c in rehearsal.eventbridge.calls if c.rule.endswith(_digest_of(rehearsal, stranger_arn()))]
+        assert [c.operation for c in stranger] == ["ListTargetsByRule"]  # who waits on it? nobody
+        assert not any(c.job_name == "someone-elses-job" for c in rehearsal.emulator.calls)
+        assert result.status == "CREATE_COMPLETE"
+        assert create_of(result).answered_at == ended_at(job)
+        assert responses(rehearsal) == 1
+
+
+def test_a_duplicate_event_changes_nothing(stacks: Synthesized) -> None:
+    template = stacks.template("One")
+    scenario = Scenario(default_job=LONG_JOB, events=EventDelivery(duplicate_after_seconds=2.0))
+    with FaultRehearsal(scenario, start=default_start(template)) as rehearsal:
+        create = create_of(rehearsal.deploy(template))
+        gets_when_answered = _gets(rehearsal)
+        marked = len(rehearsal.eventbridge.calls)
+        rehearsal.advance(10.0)  # the copy of the COMPLETED event arrives 2 s after the first
+
+        assert "EventBridge event, delivered again" in triggers(rehearsal)
+        assert len(rehearsal.endpoint.responses_for(create.request_id)) == 1
+        assert _gets(rehearsal) == gets_when_answered  # the rule is gone: the job is not even read again
+        later = {c.operation for c in rehearsal.eventbridge.calls[marked:]}
+        assert later == {"ListTargetsByRule"}
+
+
+def test_events_before_the_hand_over_change_nothing_and_the_job_is_answered_once(stacks: Synthesized) -> None:
+    """QUEUED at creation and IN_PROGRESS 5 s later reach the handler while it still watches inline (no rule yet)."""
+    template = stacks.template("One")
+    with FaultRehearsal(Scenario(default_job=LONG_JOB), start=default_start(template)) as rehearsal:
+        create = create_of(rehearsal.deploy(template))
+        handed_over = next(c.at for c in rehearsal.eventbridge.calls if c.operation == "PutRule")
+        early = [c for c in rehearsal.eventbridge.calls if c.at < handed_over]
+        assert [c.operation for c in early] == ["ListTargetsByRule", "ListTargetsByRule"]
+        assert triggers(rehearsal)[:3] == ["CloudFormation Create", "EventBridge event", "EventBridge event"]
+        assert len(rehearsal.endpoint.responses_for(create.request_id)) == 1
+
+
+def test_an_event_for_a_job_the_service_does_not_know_changes_nothing(stacks: Synthesized) -> None:
+    """A rule waits on a job ARN MediaPackage has never heard of: the re-read says so, and nothing is touched."""
+    template = stacks.template("One")
+    with FaultRehearsal(Scenario(default_job=LONG_JOB), start=default_start(template)) as rehearsal:
+        rehearsal.deploy(template)
+        (function,) = rehearsal.functions.values()
+        arn = stranger_arn("not-created-yet")
+        rule = _rule_name(rehearsal, arn)
+        rule_arn = rehearsal.events.put_rule(Name=rule, ScheduleExpression="rate(5 minutes)")["RuleArn"]
+        poll: dict[str, object] = {
+            "RequestType": "Create",
+            "ResponseURL": rehearsal.endpoint.response_url("nobody"),
+            "StackId": "s",
+        }
+        poll.update(
+            {"RequestId": "nobody", "LogicalResourceId": "Ghost", "CrHelperPoll": True, "CrHelperRule": rule_arn}
+        )
+        target = {"Id": "1", "Arn": function.arn, "Input": json.dumps(poll)}
+        rehearsal.events.put_targets(Rule=rule, Targets=[target])
+        marked, calls = len(rehearsal.eventbridge.calls), len(rehearsal.emulator.calls)
+
+        rehearsal.event_bus.publish(v2_event(arn))
+        rehearsal.advance(1.0)
+
+        assert [c.operation for c in rehearsal.eventbridge.calls[marked:]] == ["ListTargetsByRule"]
+        assert [(c.operation, c.error_code) for c in rehearsal.emulator.calls[calls:]] == [
+            ("GetHarvestJob", "ResourceNotFoundException")
+        ]
+        assert rehearsal.endpoint.responses_for("nobody") == []
+        assert rehearsal.events.list_targets_by_rule(Rule=rule)["Targets"] == [target]
+        rehearsal.events.remove_targets(Rule=rule, Ids=["1"])
+        rehearsal.events.delete_rule(Name=rule)
+
+
+def test_malformed_events_change_nothing_and_raise_nothing(stacks: Synthesized) -> None:
+    template = stacks.template("One")
+    with FaultRehearsal(Scenario(default_job=LONG_JOB), start=default_start(template)) as rehearsal:
+        rehearsal.deploy(template)
+        (function,) = rehearsal.functions.values()
+        marked, calls = len(rehearsal.eventbridge.calls), len(rehearsal.emulator.calls)
+        malformed: list[dict[str, Any]] = [
+            v2_event(stranger_arn(), resources=None),
+            v2_event(stranger_arn(), resources="not a list"),
+            v2_event(stranger_arn(), resources=[]),
+            v2_event(42),
+            v2_event("arn:aws:s3:::a-bucket/harvestJob/x"),
+            v2_event(stranger_arn(), source="aws.mediapackage"),  # v1's source with v2's detail-type
+            v2_event(stranger_arn(), **{"detail-type": "Something Else"}),
+            {"source": None, "detail-type": None},
+            {"source": "aws.mediapackage", "detail-type": "MediaPackage HarvestJob Notification", "detail": "x"},
+            {"source": "aws.mediapackage", "detail-type": "MediaPackage HarvestJob Notification",
+             "detail": {"harvest_job": {"arn": ["no"]}}},
+        ]  # fmt: skip
+        for event in malformed:
+            function.invoke(event, "EventBridge event", "malformed")
+        rehearsal.advance(1.0)  # a handler exception would surface here
+
+        assert rehearsal.eventbridge.calls[marked:] == []
+        assert rehearsal.emulator.calls[calls:] == []
+        assert responses(rehearsal) == 1  # the Create's own answer only
+
+
+# Every event lost ------------------------------------------------------------------------------------------------
+
+
+def test_when_every_event_is_lost_a_poll_answers_within_five_minutes(stacks: Synthesized) -> None:
+    template = stacks.template("One")
+    scenario = Scenario(default_job=LONG_JOB, events=EventDelivery(loss=1.0))
+    with Rehearsal(scenario, start=default_start(template)) as rehearsal:
+        result = rehearsal.deploy(template)
+        create = create_of(result)
+        (job,) = rehearsal.emulator.jobs()
+
+        assert result.status == "CREATE_COMPLETE"
+        assert answered_by(rehearsal, create) == "EventBridge poll"
+        assert create.answered_at is not None and 0 < create.answered_at - ended_at(job) <= 300
+        assert rehearsal.event_bus.delivered == 0 and rehearsal.event_bus.lost == 3
+        assert len(rehearsal.timeline.where("eventbridge", "event lost")) == 3
+
+
+def test_half_the_events_lost_is_the_seeded_same_on_every_run(stacks: Synthesized) -> None:
+    def lost(seed: int) -> list[str]:
+        template = stacks.template("One")
+        scenario = Scenario(default_job=LONG_JOB, events=EventDelivery(loss=0.5))
+        with Rehearsal(scenario, start=default_start(template), seed=seed) as rehearsal:
+            assert rehearsal.deploy(template).status == "CREATE_COMPLETE"
+            return [e.detail for e in rehearsal.timeline.where("eventbridge", "event lost")]
+
+    assert lost(3) == lost(3)
+
+
+# Helpers -----------------------------------------------------------------------------------------------------------
+
+
+def _rule_name(rehearsal: Rehearsal, job_arn: str) -> str:
+    (function_id,) = rehearsal.functions
+    assert rehearsal.cloudformation is not None and rehearsal.cloudformation.template is not None
+    prefix = rehearsal.cloudformation.template.function_environment(function_id)["HARVEST_POLL_RULE_PREFIX"]
+    return str(handler_module("crhelper_resource").job_rule_name(prefix, job_arn))
+
+
+def _digest_of(rehearsal: Rehearsal, job_arn: str) -> str:
+    return _rule_name(rehearsal, job_arn).rsplit("-", 1)[-1]
+
+
+def _gets(rehearsal: Rehearsal) -> int:
+    return sum(call.operation == "GetHarvestJob" for call in rehearsal.emulator.calls)
+
+
+def test_a_poll_watching_up_to_the_deadline_stays_silent_once_the_event_answered() -> None:
+    """Timeout 10 minutes: the poll at 308 s watches inline up to the deadline (570 s), since the next poll would
+    come after it; the job ends at 400 s and its event answers; the watcher then finds the rule gone and says
+    nothing, so CloudFormation hears exactly one answer."""
+    stack = Stack(App(), "DeadlineWatch")
+    HarvestJob(stack, "Clip", **JOB_PROPS)  # timeout 10 minutes
+    template = rehearsal_template(stack)
+    scenario = Scenario(default_job=JobScript(queued_seconds=5, in_progress_seconds=395))
+    with Rehearsal(scenario, start=REHEARSAL_START) as rehearsal:
+        result = rehearsal.deploy(template)
+        rehearsal.settle()
+        create = create_of(result)
+        (job,) = rehearsal.emulator.jobs()
+
+        assert result.status == "CREATE_COMPLETE"
+        assert create.answered_at == ended_at(job)
+        assert answered_by(rehearsal, create) == "EventBridge event"
+        assert len(rehearsal.endpoint.responses_for(create.request_id)) == 1
+        assert triggers(rehearsal).count("EventBridge poll") == 1  # the watcher, which read the job after 400 s
+        watcher_reads = [
+            c.at - rehearsal.timeline.origin for c in rehearsal.emulator.calls if c.operation == "GetHarvestJob"
+        ]
+        assert max(watcher_reads) > ended_at(job) - rehearsal.timeline.origin
