@@ -71,8 +71,16 @@ OPERATIONS = frozenset(
         "TagResource",
         "UntagResource",
         "ListTagsForResource",
+        "GetOriginEndpoint",
+        "GetOriginEndpointPolicy",
     }
 )
+# An origin endpoint's manifest keys in a scenario, and CreateHarvestJob's kind for each.
+MANIFEST_KEYS = {
+    "hls_manifests": "HlsManifests",
+    "dash_manifests": "DashManifests",
+    "low_latency_hls_manifests": "LowLatencyHlsManifests",
+}
 
 DEFAULT_FAILURE_MESSAGE = "The harvest job failed (scripted by the rehearsal scenario)."
 
@@ -132,6 +140,22 @@ class Throttle:
 
 
 @dataclass(frozen=True)
+class EndpointScript:
+    """An origin endpoint outside the stack, as the scenario describes it (``exists`` false: not found)."""
+
+    startover_window_seconds: int = 86400
+    hls_manifests: tuple[str, ...] = ()
+    dash_manifests: tuple[str, ...] = ()
+    low_latency_hls_manifests: tuple[str, ...] = ()
+    harvester_grant: bool = True
+    exists: bool = True
+
+    def manifests(self) -> dict[str, tuple[str, ...]]:
+        """Manifest names by CreateHarvestJob's kind (HlsManifests, ...)."""
+        return {kind: getattr(self, key) for key, kind in MANIFEST_KEYS.items()}
+
+
+@dataclass(frozen=True)
 class Scenario:
     """Everything the emulator may be told; the defaults rehearse a healthy service."""
 
@@ -141,6 +165,7 @@ class Scenario:
     active_jobs_quota: int = 10
     throttle: Throttle | None = None
     list_page_size: int = 10
+    origin_endpoints: Mapping[str, EndpointScript] = field(default_factory=dict)
 
     def script_for(self, job_name: str) -> JobScript:
         """The script of ``job_name``: an exact entry, else the first matching pattern, else the default."""
@@ -170,6 +195,10 @@ class Scenario:
             active_jobs_quota=_integer(data.get("active_jobs_quota", 10), "active_jobs_quota", minimum=0),
             throttle=None if throttle_data is None else _throttle(throttle_data, "throttle"),
             list_page_size=_integer(data.get("list_page_size", 10), "list_page_size", minimum=1, maximum=100),
+            origin_endpoints={
+                str(key): _endpoint(value, f"origin_endpoints[{key!r}]")
+                for key, value in _mapping(data.get("origin_endpoints", {}), "origin_endpoints").items()
+            },
         )
 
     @classmethod
@@ -261,6 +290,27 @@ def _fault(value: object, where: str) -> Fault:
         job_name=None if job_name is None else _text(job_name, f"{where}.job_name"),
         message=None if message is None else _text(message, f"{where}.message"),
     )
+
+
+def _endpoint(value: object, where: str) -> EndpointScript:
+    data = _mapping(value, where)
+    _only_keys(data, {f.name for f in fields(EndpointScript)}, where)
+    changes: dict[str, Any] = {}
+    if "startover_window_seconds" in data:
+        key = "startover_window_seconds"
+        changes[key] = _integer(data[key], f"{where}.{key}", minimum=0)
+    for key in MANIFEST_KEYS:
+        if key in data:
+            names = data[key]
+            if not isinstance(names, list):
+                raise ScenarioError(f"{where}.{key}: must be a list of manifest names, got {names!r}")
+            changes[key] = tuple(_text(n, f"{where}.{key}[{i}]") for i, n in enumerate(names))
+    for key in ("harvester_grant", "exists"):
+        if key in data:
+            if not isinstance(data[key], bool):
+                raise ScenarioError(f"{where}.{key}: must be true or false, got {data[key]!r}")
+            changes[key] = data[key]
+    return EndpointScript(**changes)
 
 
 def _attempts(value: object, where: str) -> frozenset[int] | Literal["every"]:

@@ -11,9 +11,10 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from mediapackage_harvest.rehearsal.emulator import endpoints
 from mediapackage_harvest.rehearsal.emulator.base import (
     MAX_WINDOW,
     Clock,
@@ -23,6 +24,7 @@ from mediapackage_harvest.rehearsal.emulator.base import (
 )
 from mediapackage_harvest.rehearsal.emulator.protocol import ApiDict, ApiError, RestJsonApi, Violation
 from mediapackage_harvest.rehearsal.scenario import OPERATIONS, JobScript, Scenario
+from mediapackage_harvest.rehearsal.surroundings import Surroundings
 
 V2_OPERATIONS = tuple(sorted(OPERATIONS))  # the operations a scenario may script are the ones served
 ACTIVE = frozenset({"QUEUED", "IN_PROGRESS"})
@@ -144,7 +146,13 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
             "TagResource": self._tag,
             "UntagResource": self._untag,
             "ListTagsForResource": self._list_tags,
+            "GetOriginEndpoint": self._get_endpoint,
+            "GetOriginEndpointPolicy": lambda params, now: endpoints.get_origin_endpoint_policy(
+                self.surroundings, params
+            ),
         }
+        # Origin endpoints and buckets (the rehearsal sets the stack's); CreateHarvestJob is judged against them.
+        self.surroundings = Surroundings.from_scenario(self.scenario)
 
     def _job_records(self) -> Iterable[ScriptedJob]:
         return self._jobs.values()
@@ -192,6 +200,7 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
     def _create(self, params: ApiDict, now: float) -> ApiDict:
         self._check_job_request(params, now)
         self._check_tags(params.get("Tags", {}))
+        endpoints.refuse_create(self.surroundings, params, self._endpoint_arn(params), now)
         token = params.get("ClientToken")
         digest = fingerprint({k: v for k, v in params.items() if k != "ClientToken"})
         if token is not None and token in self._tokens:
@@ -220,7 +229,7 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
             endpoint=endpoint,
             name=name,
             spec={k: deepcopy(params[k]) for k in _SPEC_MEMBERS if k in params},
-            script=self.scenario.script_for(name),
+            script=self._script(name, params),
             created_at=now,
             tags=dict(params.get("Tags", {})),
             modified_at=now,
@@ -230,6 +239,21 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
             self._tokens[token] = (digest, job.arn)
         self._emit_status(job, now)
         return self._advance(job, now).describe()
+
+    def _script(self, name: str, params: ApiDict) -> JobScript:
+        """The scenario's script, unless the bucket refuses the write: then the job fails as it starts writing."""
+        script = self.scenario.script_for(name)
+        refusal = endpoints.write_refusal(self.surroundings, params, self.partition)
+        if refusal is None:
+            return script
+        return replace(script, in_progress_seconds=0.0, outcome="FAILED", error_message=refusal)
+
+    def _endpoint_arn(self, params: ApiDict) -> str:
+        names = (params["ChannelGroupName"], params["ChannelName"], params["OriginEndpointName"])
+        return self._arn(*names, "").removesuffix("/harvestJob/")
+
+    def _get_endpoint(self, params: ApiDict, now: float) -> ApiDict:
+        return endpoints.get_origin_endpoint(self.surroundings, params, self._endpoint_arn(params), now)
 
     def _check_job_request(self, params: ApiDict, now: float) -> None:
         """CreateHarvestJob's rules beyond the model's member constraints."""
