@@ -20,7 +20,8 @@ defaults, ``throttle`` defaults to null and ``jobs`` / ``faults`` to empty)::
       ],
       "active_jobs_quota": 10,
       "throttle": {"max_calls": 5, "per_seconds": 1, "operations": ["GetHarvestJob"]},
-      "list_page_size": 10
+      "list_page_size": 10,
+      "origin_endpoints": {"live/main/hls": {"startover_window_seconds": 86400, "hls_manifests": ["index"]}}
     }
 
 - ``default_job`` / ``jobs`` values: ``queued_seconds``, ``in_progress_seconds``, ``outcome`` (COMPLETED,
@@ -34,6 +35,9 @@ defaults, ``throttle`` defaults to null and ``jobs`` / ``faults`` to empty)::
 - ``throttle``: at most ``max_calls`` accepted calls (of ``operations``, or of every operation when omitted)
   in any ``per_seconds`` window of virtual time; the rest get ThrottlingException (HTTP 429).
 - ``list_page_size``: ListHarvestJobs' page size when the caller gives no MaxResults.
+- ``origin_endpoints``: endpoints outside the stack, by ``<channel group>/<channel>/<endpoint>`` (v1: the
+  endpoint's Id): ``startover_window_seconds`` (0: none), ``hls_manifests`` / ``dash_manifests`` /
+  ``low_latency_hls_manifests``, ``harvester_grant`` (false: no policy) and ``exists`` (false: not found).
 """
 
 from __future__ import annotations

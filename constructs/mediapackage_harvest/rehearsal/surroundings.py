@@ -101,15 +101,15 @@ class Surroundings:
                     f"{logical_id}: v1 origin endpoint {key} is not in the stack or the scenario: assumed "
                     "to exist with a startover window covering the window"
                 )
-            s3 = props.get(spec.V1_DESTINATION) or {}
+            s3 = _mapping(props.get(spec.V1_DESTINATION))
             self._assume(
                 f"{logical_id}: the v1 role {s3.get('RoleArn')} is assumed to be able to write to "
                 f"s3://{s3.get('BucketName')}/{s3.get('ManifestKey')}"
             )
             return
         key = "/".join(str(props.get(k)) for k in (spec.CHANNEL_GROUP, spec.CHANNEL, spec.ORIGIN_ENDPOINT))
-        wanted = props.get(spec.MANIFESTS) or {}
-        names = {kind: tuple(str(m.get("ManifestName")) for m in wanted.get(kind) or []) for kind in MANIFEST_KINDS}
+        wanted = _mapping(props.get(spec.MANIFESTS))
+        names = {kind: _manifest_names(wanted.get(kind)) for kind in MANIFEST_KINDS}
         known = self.endpoints.get(key)
         if known is None or known.source == "assumed":
             merged = {k: tuple(dict.fromkeys((known.manifests.get(k, ()) if known else ()) + names[k])) for k in names}
@@ -120,7 +120,7 @@ class Surroundings:
                 f"exist with manifest(s) {listed}, a startover window covering the window, and the "
                 "harvester grant in its policy"
             )
-        bucket = str((props.get(spec.DESTINATION) or {}).get("S3Destination", {}).get("BucketName"))
+        bucket = str(_mapping(_mapping(props.get(spec.DESTINATION)).get("S3Destination")).get("BucketName"))
         if bucket not in self.buckets:
             self._assume(
                 f"{logical_id}: bucket {bucket} is not in the stack (imported): assumed to let "
@@ -206,7 +206,7 @@ def _declared_endpoints(template: Template) -> dict[str, OriginEndpoint]:
             key,
             f"stack {logical_id}",
             startover_window_seconds=_seconds(props.get("StartoverWindowSeconds")),
-            manifests={k: tuple(str(m.get("ManifestName")) for m in props.get(k) or []) for k in MANIFEST_KINDS},
+            manifests={k: _manifest_names(props.get(k)) for k in MANIFEST_KINDS},
         )
     for key, endpoint in endpoints.items():
         if key in policies:
@@ -238,6 +238,16 @@ def _declared_buckets(template: Template) -> dict[str, Mapping[str, Any] | None]
 def _statements(document: Mapping[str, Any]) -> Iterable[Any]:
     found = document.get("Statement", [])
     return found if isinstance(found, list) else [found]
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else empty: bad input is the handler's to report, not the rehearsal's."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _manifest_names(entries: object) -> tuple[str, ...]:
+    listed = entries if isinstance(entries, list) else []
+    return tuple(str(_mapping(entry).get("ManifestName")) for entry in listed)
 
 
 def _seconds(value: object) -> int | None:
