@@ -139,6 +139,8 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
     def _what_was_sent(self, operation: str, params: ApiDict) -> str | None:
         """CreateHarvestJob's request in one line: endpoint, window (as sent), destination and role. v1 jobs
         have no manifest list (the endpoint's manifest goes to ManifestKey) and no tags."""
+        if operation in self.endpoint_operations:
+            return f"endpoint {params.get('Id')}"
         if operation != "CreateHarvestJob":
             return None
         s3 = params.get("S3Destination", {})

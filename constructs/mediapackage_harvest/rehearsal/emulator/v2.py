@@ -158,6 +158,10 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
         return self._jobs.values()
 
     def _what_was_sent(self, operation: str, params: ApiDict) -> str | None:
+        if operation in self.endpoint_operations:
+            return "endpoint " + "/".join(
+                str(params.get(k)) for k in ("ChannelGroupName", "ChannelName", "OriginEndpointName")
+            )
         return _create_summary(params) if operation == "CreateHarvestJob" else None
 
     def _job_name_of(self, params: ApiDict) -> str | None:
