@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +210,7 @@ def _declared_endpoints(template: Template) -> dict[str, OriginEndpoint]:
         )
     for key, endpoint in endpoints.items():
         if key in policies:
-            endpoints[key] = OriginEndpoint(**{**endpoint.__dict__, "policy": policies[key]})
+            endpoints[key] = replace(endpoint, policy=policies[key])
     return endpoints
 
 
