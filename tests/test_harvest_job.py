@@ -207,12 +207,20 @@ def test_role_has_no_managed_policies_and_scoped_statements(synth: Synth) -> Non
     assert sorted(as_list(logs["Action"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert logs["Resource"] == "${" + log_group_id + ".Arn}"
 
-    (mediapackage,) = by_service["mediapackagev2"]
+    (mediapackage, endpoint_reads) = by_service["mediapackagev2"]
     assert sorted(as_list(mediapackage["Action"])) == sorted(f"mediapackagev2:{a}" for a in _MEDIAPACKAGE_ACTIONS)
     # One resource per distinct endpoint: "Owned" and "Imported" share one.
     assert sorted(as_list(mediapackage["Resource"])) == [
         f"{ARN_PREFIX}channelGroup/live/channel/main/originEndpoint/{endpoint}/harvestJob/*"
         for endpoint in ("hls", "llhls")
+    ]
+    # The preflight reads exactly those endpoints, and nothing of their jobs.
+    assert sorted(as_list(endpoint_reads["Action"])) == [
+        "mediapackagev2:GetOriginEndpoint",
+        "mediapackagev2:GetOriginEndpointPolicy",
+    ]
+    assert sorted(as_list(endpoint_reads["Resource"])) == [
+        f"{ARN_PREFIX}channelGroup/live/channel/main/originEndpoint/{endpoint}" for endpoint in ("hls", "llhls")
     ]
 
     (events,) = by_service["events"]

@@ -18,6 +18,7 @@ from tests.template_values import as_list, flat
 from tests.v1.v1_stacks import END, GIVEN_ROLE_ARN, START, mixed_stack, template_json
 
 ACCOUNT_ARN = "arn:${AWS::Partition}:mediapackage:${AWS::Region}:${AWS::AccountId}"
+V1_ENDPOINT_ARNS = [f"{ACCOUNT_ARN}:origin_endpoints/{endpoint}" for endpoint in ("sports-hls", "news-dash")]
 
 
 class Mixed:
@@ -169,7 +170,12 @@ def test_handler_may_create_and_describe_v1_jobs_and_pass_only_their_roles(mixed
             "Action": ["mediapackage:CreateHarvestJob", "mediapackage:DescribeHarvestJob"],
             "Effect": "Allow",
             "Resource": f"{ACCOUNT_ARN}:harvest_jobs/*",
-        }
+        },
+        {  # the preflight's read, on exactly the endpoints the v1 jobs harvest
+            "Action": "mediapackage:DescribeOriginEndpoint",
+            "Effect": "Allow",
+            "Resource": V1_ENDPOINT_ARNS,
+        },
     ]
     writer_id = next(rid for rid in mixed.of_type("AWS::IAM::Role") if rid.startswith("LegacyClipWriterRole"))
     (pass_role,) = [s for s in statements if s["Action"] == "iam:PassRole"]

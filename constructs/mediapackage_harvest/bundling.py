@@ -1,11 +1,11 @@
 """The handler's Lambda asset, built locally: no Docker, no network, the same bytes on every machine.
 
 The asset is the handler's own ``*.py`` (``index.py``, the entry module, and the ``harvest_handler`` package),
-the shared ``spec.py`` (as ``mediapackage_harvest/spec.py``, under a generated ``__init__.py`` because the real
-one imports ``aws_cdk``), and the pure-Python distributions the handler needs beside the boto3 that the Lambda
-runtime provides, copied from the synthesizing environment. The asset hash is computed from those inputs rather
-than from the built folder, so it does not change with ``__pycache__``, file times or the machine that
-synthesizes.
+the shared ``spec.py`` and ``resource_policy.py`` (in ``mediapackage_harvest/``, under a generated
+``__init__.py`` because the real one imports ``aws_cdk``), and the pure-Python distributions the handler needs
+beside the boto3 that the Lambda runtime provides, copied from the synthesizing environment. The asset hash is
+computed from those inputs rather than from the built folder, so it does not change with ``__pycache__``, file
+times or the machine that synthesizes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ VENDORED_DISTRIBUTIONS = ("crhelper", "aws-lambda-powertools", "typing-extension
 # Bump when the asset's layout changes, so that deployed functions get the new layout.
 _LAYOUT_VERSION = "2"
 _PACKAGE_DIR = Path(__file__).parent
-_SHARED_MODULES = ("spec.py",)
+_SHARED_MODULES = ("spec.py", "resource_policy.py")
 _GENERATED_INIT = '"""The handler\'s copy of the shared property contract (see spec.py)."""\n'
 
 

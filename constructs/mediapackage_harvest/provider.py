@@ -28,6 +28,7 @@ from mediapackage_harvest.policies import (
     destination_objects_arn,
     harvest_job_arn_pattern,
     harvester_bucket_policy_statement,
+    origin_endpoint_arn,
 )
 from mediapackage_harvest.props import is_unresolved
 
@@ -40,8 +41,11 @@ MEDIAPACKAGE_ACTIONS = (
     "mediapackagev2:TagResource",
     "mediapackagev2:UntagResource",
 )
+# The handler's preflight reads, on the origin endpoints themselves (never their jobs).
+ENDPOINT_READ_ACTIONS = ("mediapackagev2:GetOriginEndpoint", "mediapackagev2:GetOriginEndpointPolicy")
 # MediaPackage v1 (``mediapackage``): create and watch; v1 harvest jobs can be neither cancelled nor deleted.
 MEDIAPACKAGE_V1_ACTIONS = ("mediapackage:CreateHarvestJob", "mediapackage:DescribeHarvestJob")
+V1_ENDPOINT_READ_ACTION = "mediapackage:DescribeOriginEndpoint"
 MEDIAPACKAGE_V1_PRINCIPAL = "mediapackage.amazonaws.com"
 EVENTS_ACTIONS = (
     "events:PutRule",
@@ -110,6 +114,9 @@ class HarvestJobProvider(Construct):
         # Filled in by grant_endpoint as jobs register; every job registers before synthesis. Added to the role
         # with the first endpoint, so a stack of v1 jobs only has no v2 statement (one without resources).
         self._mediapackage_statement = iam.PolicyStatement(actions=list(MEDIAPACKAGE_ACTIONS))
+        self._endpoint_read_statement = iam.PolicyStatement(actions=list(ENDPOINT_READ_ACTIONS))
+        self._v1_endpoint_read_statement: iam.PolicyStatement | None = None
+        self._v1_endpoints: set[str] = set()
 
         self.function = lambda_.Function(
             self,
@@ -169,9 +176,13 @@ class HarvestJobProvider(Construct):
             return
         if not self._endpoints:
             self.role.add_to_principal_policy(self._mediapackage_statement)
+            self.role.add_to_principal_policy(self._endpoint_read_statement)
             self._route_job_events(V2_EVENT_SOURCE)
         self._endpoints.add(key)
         stack = self.stack
+        self._endpoint_read_statement.add_resources(
+            origin_endpoint_arn(*key, partition=stack.partition, region=stack.region, account=stack.account)
+        )
         jobs = harvest_job_arn_pattern(*key, partition=stack.partition, region=stack.region, account=stack.account)
         self._mediapackage_statement.add_resources(jobs)
         self._acknowledge_wildcard(
@@ -256,6 +267,25 @@ class HarvestJobProvider(Construct):
         Validations.of(policy or self.role).acknowledge(Acknowledgment(id=finding, reason=reason))
 
     # MediaPackage v1 ---------------------------------------------------------------------------------------
+    def grant_v1_endpoint(self, origin_endpoint_id: str) -> None:
+        """Let the handler's preflight read this v1 origin endpoint (DescribeOriginEndpoint), and no other."""
+        key = self.stack.resolve(origin_endpoint_id)
+        key_text = key if isinstance(key, str) else repr(key)
+        if key_text in self._v1_endpoints:
+            return
+        self._v1_endpoints.add(key_text)
+        if self._v1_endpoint_read_statement is None:
+            self._v1_endpoint_read_statement = iam.PolicyStatement(actions=[V1_ENDPOINT_READ_ACTION])
+            self.role.add_to_principal_policy(self._v1_endpoint_read_statement)
+        self._v1_endpoint_read_statement.add_resources(
+            self.stack.format_arn(
+                service="mediapackage",
+                resource="origin_endpoints",
+                resource_name=origin_endpoint_id,
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )
+        )
+
     def grant_v1_job(self, role: iam.IRole) -> None:
         """Let the handler create and describe MediaPackage v1 harvest jobs, and pass ``role`` to MediaPackage.
 

@@ -120,6 +120,7 @@ class MediaPackageV1HarvestJob(Construct):
 
         provider = HarvestJobProvider.of(scope)
         provider.grant_v1_job(role)
+        provider.grant_v1_endpoint(origin_endpoint_id)
         self.resource = CustomResource(
             self,
             "Resource",

@@ -124,6 +124,11 @@ class HarvestService(Protocol):
         """Whether a physical id names a job of this flavour (not a failed-create placeholder)."""
         ...
 
+    def preflight(self, props: Mapping[str, Any], *, now: float) -> str | None:
+        """What the service would refuse about these properties and its fix, read before any create (see
+        :mod:`harvest_handler.preflight`); None when nothing is wrong or it cannot be told."""
+        ...
+
     def create(self, props: Mapping[str, Any], *, name: str, token: str) -> Job:
         """Create the job the properties describe; raises QuotaExceeded or NameInUse."""
         ...
@@ -307,6 +312,9 @@ def start_job(inv: Invocation, props: Mapping[str, Any]) -> Outcome:
         signal=signal,
     )
     logger.thread_safe_append_keys(job_name=progress.name)
+    refusal = inv.service.preflight(props, now=now)
+    if refusal:
+        return Failed(reason(f"Harvest job {progress.name}", refusal))
     return watch(inv, progress, inline_until=now + INLINE_WATCH_SECONDS)
 
 

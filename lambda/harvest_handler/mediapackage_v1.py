@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from harvest_handler import aws_clients
+from harvest_handler import aws_clients, preflight
 from harvest_handler.lifecycle import Job, JobStatus, NameInUse
 from harvest_handler.logs import logger
 from mediapackage_harvest import spec
@@ -73,6 +73,9 @@ class MediaPackageV1:
 
     def is_job_id(self, physical_id: str) -> bool:
         return ARN_PATTERN.fullmatch(physical_id) is not None
+
+    def preflight(self, props: Mapping[str, Any], *, now: float) -> str | None:
+        return preflight.check_v1(self._client(), props, now)
 
     def create(self, props: Mapping[str, Any], *, name: str, token: str) -> Job:
         """``token`` is unused: v1 has no client token; the Id plays its part (see the module docstring)."""

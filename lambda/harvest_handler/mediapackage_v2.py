@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from harvest_handler import aws_clients
+from harvest_handler import aws_clients, preflight
 from harvest_handler.lifecycle import Job, JobStatus, NameInUse, QuotaExceeded
 from harvest_handler.logs import logger
 from mediapackage_harvest import spec
@@ -70,6 +70,9 @@ class MediaPackageV2:
 
     def is_job_id(self, physical_id: str) -> bool:
         return JobKey.from_arn(physical_id) is not None
+
+    def preflight(self, props: Mapping[str, Any], *, now: float) -> str | None:
+        return preflight.check_v2(self._client(), props, now)
 
     def create(self, props: Mapping[str, Any], *, name: str, token: str) -> Job:
         try:

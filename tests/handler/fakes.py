@@ -197,6 +197,7 @@ class Harness:
     endpoint: CloudFormationEndpoint
     mediapackage: Stubber
     events: EventBridgeClient
+    retrying: set[str] = field(default_factory=set)  # RequestIds whose create is retried (quota): preflight done
 
     def event(self, name: str, **changes: Any) -> dict[str, Any]:
         return load_event(name, self.endpoint, **changes)
@@ -215,13 +216,51 @@ class Harness:
         assert len(responses) == 1, responses
         return responses[0]
 
+    def expect_preflight(self, event: dict[str, Any]) -> None:
+        """The preflight's GetOriginEndpoint and GetOriginEndpointPolicy for ``event``'s endpoint (healthy: the
+        manifest, a one-day startover window, the harvester grant)."""
+        props = event["ResourceProperties"]
+        names = {k: props[k] for k in ("ChannelGroupName", "ChannelName", "OriginEndpointName")}
+        arn = job_arn("x", names["ChannelGroupName"], names["ChannelName"], names["OriginEndpointName"])
+        arn = arn.removesuffix("/harvestJob/x")
+        endpoint = {
+            **names,
+            "Arn": arn,
+            "ContainerType": "TS",
+            "Segment": {},
+            "CreatedAt": datetime(2025, 12, 1, tzinfo=UTC),
+            "ModifiedAt": datetime(2025, 12, 1, tzinfo=UTC),
+            "StartoverWindowSeconds": 86400,
+            **{
+                kind: [{**m, "Url": "https://origin.example/index.m3u8"} for m in manifests]
+                for kind, manifests in props["HarvestedManifests"].items()
+            },
+        }
+        grant = {
+            "Effect": "Allow",
+            "Principal": {"Service": "mediapackagev2.amazonaws.com"},
+            "Action": "mediapackagev2:HarvestObject",
+            "Resource": arn,
+        }
+        self.mediapackage.add_response("get_origin_endpoint", endpoint, names)
+        policy = {**names, "Policy": json.dumps({"Statement": [grant]})}
+        self.mediapackage.add_response("get_origin_endpoint_policy", policy, names)
+
     def expect_create(self, event: dict[str, Any], status: str = "QUEUED", **job_fields: Any) -> str:
-        """CreateHarvestJob with the exact parameters for ``event``; the job's (derived) name."""
+        """The preflight (each delivery reads; a create retried after a quota refusal does not), then
+        CreateHarvestJob with the exact parameters for ``event``; the job's (derived) name."""
+        if event["RequestId"] in self.retrying:
+            self.retrying.discard(event["RequestId"])
+        else:
+            self.expect_preflight(event)
         name = derived_name(event)
         self.mediapackage.add_response("create_harvest_job", job(name, status, **job_fields), create_params(event))
         return name
 
     def expect_quota_exceeded(self, event: dict[str, Any], times: int = 1) -> None:
+        if event["RequestId"] not in self.retrying:
+            self.retrying.add(event["RequestId"])
+            self.expect_preflight(event)
         for _ in range(times):
             self.mediapackage.add_client_error(
                 "create_harvest_job",

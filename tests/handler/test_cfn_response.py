@@ -78,6 +78,7 @@ def test_a_long_reason_keeps_the_job_name_and_the_end_of_the_service_message(har
 
 def test_a_service_error_on_create_fails_with_its_message_and_a_placeholder_id(harness: Harness) -> None:
     event = harness.event("create")
+    harness.expect_preflight(event)
     harness.mediapackage.add_client_error(
         "create_harvest_job",
         service_error_code="ResourceNotFoundException",

@@ -225,6 +225,7 @@ def test_the_poll_input_stays_within_8192_characters_with_the_largest_tags(harne
     tags = {f"{index:02d}" + "k" * 126: "v" * 256 for index in range(50)}
     event = with_properties(harness.event("create"), Tags=tags, Description="d" * 1024)
     name = derived_name(event)
+    harness.expect_preflight(event)
     harness.mediapackage.add_response("create_harvest_job", job(name, "QUEUED", tags=tags), create_params(event))
     harness.expect_gets(name, INLINE_CHECKS)
 

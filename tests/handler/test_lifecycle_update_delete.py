@@ -65,6 +65,7 @@ def test_a_configuration_change_replaces_the_job(harness: Harness) -> None:
     new_name = derived_name(event)
     assert new_name != OLD_NAME
     harness.expect_get(OLD_NAME, "COMPLETED")
+    harness.expect_preflight(event)
     harness.mediapackage.add_response(
         "create_harvest_job", job(new_name, "QUEUED", destination_path="clips/take-2"), create_params(event)
     )
@@ -156,6 +157,7 @@ def test_the_create_after_a_replacement_starts_from_the_update_request(harness: 
     params = create_params(event)
     assert params["Description"] == "second take"
     assert params["ClientToken"] != create_params(harness.event("create"))["ClientToken"]
+    harness.expect_preflight(event)
     harness.mediapackage.add_response("create_harvest_job", job(new_name, "QUEUED"), params)
 
     harness.invoke(event)

@@ -16,6 +16,8 @@ from tests.rehearsal.stacks import Synthesized
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 END = datetime(2026, 3, 1, 9, 20, tzinfo=UTC)
+AFTER_MIXED = "2026-03-01T09:25:00Z"  # a deploy time after the mixed stack's window
+AFTER_STACKS = "2026-01-15T10:35:00Z"  # after the window of the session's stacks (tests/rehearsal/stacks.py)
 
 
 def test_rehearse_prints_timeline_and_outputs_and_cleans_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -47,7 +49,7 @@ def test_rehearse_prints_timeline_and_outputs_and_cleans_up(tmp_path: Path, caps
     template = tmp_path / "MixedStack.template.json"
     template.write_text(json.dumps(CdkTemplate.from_stack(stack).to_json()))
 
-    assert main([str(template), "--out", str(tmp_path / "out")]) == 0
+    assert main([str(template), "--deploy-time", AFTER_MIXED, "--out", str(tmp_path / "out")]) == 0
 
     printed = capsys.readouterr().out
     assert "CREATE_COMPLETE, DELETE_COMPLETE" in printed
@@ -103,7 +105,7 @@ def test_help_is_plain_text_with_the_defaults(
     for option in ("--stack NAME", "--deploy-time ISO", "--scenario FILE", "--keep", "--handler-logs", "--out DIR"):
         assert option in shown
     assert "(default: cdk.out)" in shown and "(default: rehearsal-out)" in shown
-    assert "(default: 5 minutes after the latest harvest window" in shown
+    assert "(default: now, as a real deploy)" in shown
 
 
 def test_a_missing_cloud_assembly_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -153,7 +155,8 @@ def test_a_missing_scenario_file_and_a_bad_deploy_time_are_one_line(
 
 
 def test_stack_picks_what_is_rehearsed(cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(cdk_out), "--stack", "NoWait", "--out", str(tmp_path / "out")]) == 0
+    args = [str(cdk_out), "--stack", "NoWait", "--deploy-time", AFTER_STACKS, "--out", str(tmp_path / "out")]
+    assert main(args) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["NoWait.timeline.json"]
     assert "== NoWait: CREATE_COMPLETE, DELETE_COMPLETE ==" in capsys.readouterr().out
 
@@ -164,8 +167,8 @@ def test_a_failed_rehearsal_names_each_failed_resource_and_its_whole_reason(
     message = "Manifest index was not found on origin endpoint hls in channel main of channel group live"
     scenario = tmp_path / "failed.json"
     scenario.write_text(json.dumps({"default_job": {"outcome": "FAILED", "error_message": message}}))
-    args = [str(cdk_out), "--stack", "One", "--scenario", str(scenario), "--out", str(tmp_path / "out")]
-    assert main(args) == 1
+    args = [str(cdk_out), "--stack", "One", "--scenario", str(scenario), "--deploy-time", AFTER_STACKS]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 1
 
     printed = capsys.readouterr().out
     assert "== One: ROLLBACK_COMPLETE ==" in printed

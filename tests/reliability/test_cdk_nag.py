@@ -165,14 +165,20 @@ def test_every_acknowledgment_says_why(nagged: tuple[Stack, dict[str, Any], Path
 
 
 def test_no_mediapackage_action_on_a_star(nagged: tuple[Stack, dict[str, Any], Path]) -> None:
+    """Job actions on the jobs of the stack's endpoints; the preflight's reads on exactly those endpoints."""
     _, template, _ = nagged
     statements = mediapackage_statements(template)
     assert statements
+    reads = {"mediapackagev2:GetOriginEndpoint", "mediapackagev2:GetOriginEndpointPolicy"}
     for statement in statements:
+        reading = set(_list(statement["Action"])) == reads
         for resource in _list(statement["Resource"]):
             assert resource != "*"
             text = json.dumps(resource)
-            assert ":channelGroup/live/channel/channel-" in text and "/harvestJob/*" in text
+            assert ":channelGroup/live/channel/channel-" in text
+            assert ("*" not in text and "/originEndpoint/" in text) if reading else "/harvestJob/*" in text
+    read_statements = [s for s in statements if set(_list(s["Action"])) == reads]
+    assert len(read_statements) == 1 and len(_list(read_statements[0]["Resource"])) == 3 * 2  # 3 endpoints, 2 channels
 
 
 # The calls the role allows -------------------------------------------------------------------------------------

@@ -80,7 +80,8 @@ def test_without_waiting_the_create_answers_as_soon_as_the_job_is_accepted() -> 
         assert result.status == "CREATE_COMPLETE"
         assert result.outputs["Status"] == "IN_PROGRESS"
         assert only(result, "Create").answered_at == only(result, "Create").sent_at
-        assert [call.operation for call in rehearsal.emulator_v1.calls] == ["CreateHarvestJob"]
+        operations = [call.operation for call in rehearsal.emulator_v1.calls]
+        assert operations == ["DescribeOriginEndpoint", "CreateHarvestJob"]  # the preflight, then the create
 
 
 def test_a_failed_job_fails_the_create_and_the_rollback_calls_nothing() -> None:
@@ -113,7 +114,11 @@ def test_a_job_still_running_at_the_deadline_fails_and_is_left_running() -> None
         assert "did not finish within the Timeout of 60 s and this service cannot cancel it" in reason
         (job,) = rehearsal.emulator_v1.jobs()
         assert job["Status"] == "IN_PROGRESS"
-        assert {call.operation for call in rehearsal.emulator_v1.calls} == {"CreateHarvestJob", "DescribeHarvestJob"}
+        assert {call.operation for call in rehearsal.emulator_v1.calls} == {
+            "DescribeOriginEndpoint",  # the preflight
+            "CreateHarvestJob",
+            "DescribeHarvestJob",
+        }
 
 
 def test_changing_the_window_replaces_the_job_and_leaves_the_old_one() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,8 +26,10 @@ _EXTRA_MODULES = {"boto3", "botocore", "moto", "trustme", "werkzeug", "flask", "
 DESCRIPTION = """\
 Deploy each synthesized stack that holds harvest jobs on a local MediaPackage emulator (with moto for
 EventBridge and a local HTTPS endpoint for CloudFormation's responses), on a virtual clock, then destroy it.
-Prints each stack's timeline, a summary naming every failed resource and its reason, and the stack outputs;
-writes the timeline as JSON. Needs no AWS account or credentials.
+Deploys at the current time (as `cdk deploy` would) unless --deploy-time says otherwise. Prints each stack's
+timeline, a summary naming every failed resource and its reason, what was assumed about resources outside the
+stack and the synth warnings, and the stack outputs; writes the timeline (assumptions included) as JSON. Needs
+no AWS account or credentials.
 
 exit status: 0 every stack deployed and was destroyed cleanly; 1 a rehearsal failed; 2 bad input."""
 
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--deploy-time",
         metavar="ISO",
         help="virtual time of the deploy, ISO 8601 with a timezone, e.g. 2026-11-20T19:00:00Z "
-        "(default: 5 minutes after the latest harvest window in the stack ends)",
+        "(default: now, as a real deploy)",
     )
     parser.add_argument(
         "--scenario",
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _rehearse(args: argparse.Namespace) -> int:
-    from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
+    from mediapackage_harvest.rehearsal.harness import Rehearsal
     from mediapackage_harvest.rehearsal.scenario import Scenario, ScenarioError
     from mediapackage_harvest.rehearsal.template import Environment, Template, UnresolvableError
 
@@ -110,16 +112,21 @@ def _rehearse(args: argparse.Namespace) -> int:
     ok = True
     for stack_name, path in stacks.items():
         template = Template.load(path, Environment(stack_name=stack_name))
-        start = deploy_time or default_start(template)
+        start = deploy_time or datetime.now(UTC)
         try:
             with Rehearsal(scenario, start=start, handler_logs=args.handler_logs) as rehearsal:
-                ok = _rehearse_stack(rehearsal, template, stack_name, args) and ok
+                ok = _rehearse_stack(rehearsal, template, stack_name, args, _warnings(args.source, stack_name)) and ok
         except UnresolvableError as error:
             raise UsageError(f"{path}: the rehearsal cannot resolve {error}") from error
     return 0 if ok else 1
 
 
-def _rehearse_stack(rehearsal: Rehearsal, template: Template, stack_name: str, args: argparse.Namespace) -> bool:
+def _rehearse_stack(
+    rehearsal: Rehearsal, template: Template, stack_name: str, args: argparse.Namespace, warnings: list[str]
+) -> bool:
+    for warning in warnings:
+        path, _, text = warning.partition(": ")
+        rehearsal.timeline.add(rehearsal.clock.time(), "synth", path, "warning", text)
     deployed = rehearsal.deploy(template)
     results = [deployed]
     if not args.keep and deployed.status == "CREATE_COMPLETE":
@@ -129,6 +136,10 @@ def _rehearse_stack(rehearsal: Rehearsal, template: Template, stack_name: str, a
     print(f"\n== {stack_name}: " + ", ".join(r.status for r in results) + " ==")
     for line in summary(results):
         print(line)
+    for assumption in rehearsal.assumptions:
+        print(f"ASSUMED {assumption}")
+    for warning in warnings:
+        print(f"SYNTH WARNING {warning}")
     for name, value in deployed.outputs.items():
         print(f"Output {name} = {value}")
     figures = rehearsal.figures()
@@ -175,6 +186,13 @@ def select_stacks(source: Path, names: list[str] | None) -> dict[str, Path]:
     if not with_jobs:
         raise UsageError(f"{source}: no stack holds a HarvestJob or MediaPackageV1HarvestJob")
     return {name: with_jobs[name] for name in names} if names else with_jobs
+
+
+def _warnings(source: Path, stack_name: str) -> list[str]:
+    """The stack's synth warnings from the cloud assembly's manifest.json (none for a lone template)."""
+    from mediapackage_harvest.rehearsal.surroundings import synth_warnings
+
+    return synth_warnings(source, stack_name) if source.is_dir() else []
 
 
 def _templates(source: Path) -> list[Path]:

@@ -59,6 +59,7 @@ from mediapackage_harvest.rehearsal.lambda_runtime import (
     load_handler_module,
 )
 from mediapackage_harvest.rehearsal.scenario import Scenario
+from mediapackage_harvest.rehearsal.surroundings import Surroundings
 from mediapackage_harvest.rehearsal.template import Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
@@ -99,8 +100,9 @@ class Rehearsal:
         Args:
             scenario: what the MediaPackage emulators do (job timings, outcomes, faults); default: every job
                 completes after 35 s.
-            start: the virtual time the rehearsal begins at; harvest windows must have started before it (see
-                :func:`default_start`). Default: 2026-01-01T00:00:00Z.
+            start: the virtual time the rehearsal deploys at, as a real deploy would (windows must have started,
+                and lie within the endpoint's startover window). Default: now. :func:`default_start` gives a time
+                just after a template's windows, to rehearse a stack whose windows are not harvestable yet.
             seed: seeds ``random`` while the rehearsal runs (botocore's retry jitter), for the same timeline on
                 every run.
             duplicate_deliveries: maps a request type (``"Create"``, ...) to the delay in seconds of a second
@@ -124,11 +126,14 @@ class Rehearsal:
         self.functions: dict[str, LambdaFunction] = {}
         self.schedulers: list[RuleScheduler] = []
         self.results: list[StackResult] = []
+        self.assumptions: list[str] = []
+        """What the rehearsal took for granted about resources outside the stack (one line each, starting with
+        the harvest job's logical id): endpoints and buckets neither the stack nor the scenario declares."""
 
     # Lifecycle ---------------------------------------------------------------------------------------------
     def __enter__(self) -> Rehearsal:
         self._stack.enter_context(_seeded_random(self._seed))
-        start = (self._start or datetime(2026, 1, 1, tzinfo=UTC)).timestamp()
+        start = (self._start or datetime.now(UTC)).timestamp()
         self.clock = VirtualClock(start)
         self.timeline = Timeline(origin=start)
         self.emulator = self._stack.enter_context(MediaPackageV2Emulator(self.clock, self.scenario))
@@ -184,6 +189,7 @@ class Rehearsal:
     # Stack operations --------------------------------------------------------------------------------------
     def deploy(self, template: Template) -> StackResult:
         """Create the stack, or update it when this rehearsal already created one."""
+        self._surround(template)
         cloudformation = self._cloudformation_for(template)
         result = cloudformation.update(template) if cloudformation.template else cloudformation.create(template)
         self.results.append(result)
@@ -243,6 +249,17 @@ class Rehearsal:
         return statements
 
     # Internals ---------------------------------------------------------------------------------------------
+    def _surround(self, template: Template) -> None:
+        """The emulators learn the stack's endpoints and buckets; each new assumption goes to the timeline."""
+        surroundings = Surroundings.from_template(template, self.scenario)
+        self.emulator.surroundings = surroundings
+        self.emulator_v1.surroundings = surroundings
+        for text in surroundings.assumptions:
+            if text not in self.assumptions:
+                self.assumptions.append(text)
+                resource, _, detail = text.partition(": ")
+                self.timeline.add(self.clock.time(), "rehearsal", resource, "assumed", detail)
+
     def _cloudformation_for(self, template: Template) -> CloudFormation:
         for logical_id in template.harvest_job_ids():
             function_id = template.function_id_of(logical_id)

@@ -21,7 +21,8 @@ defaults, ``throttle`` defaults to null and ``jobs`` / ``faults`` to empty)::
       "active_jobs_quota": 10,
       "throttle": {"max_calls": 5, "per_seconds": 1, "operations": ["GetHarvestJob"]},
       "list_page_size": 10,
-      "events": {"delay_seconds": 0, "loss": 0, "duplicate_after_seconds": null}
+      "events": {"delay_seconds": 0, "loss": 0, "duplicate_after_seconds": null},
+      "origin_endpoints": {"live/main/hls": {"startover_window_seconds": 86400, "hls_manifests": ["index"]}}
     }
 
 - ``default_job`` / ``jobs`` values: ``queued_seconds``, ``in_progress_seconds``, ``outcome`` (COMPLETED,
@@ -39,6 +40,9 @@ defaults, ``throttle`` defaults to null and ``jobs`` / ``faults`` to empty)::
   the stack's rules: ``delay_seconds`` after the change; ``loss`` ``"all"`` or the fraction lost (each event
   drawn from the rehearsal's seeded random); ``duplicate_after_seconds`` delivers each event again that long
   after the first delivery (null: once).
+- ``origin_endpoints``: endpoints outside the stack, by ``<channel group>/<channel>/<endpoint>`` (v1: the
+  endpoint's Id): ``startover_window_seconds`` (0: none), ``hls_manifests`` / ``dash_manifests`` /
+  ``low_latency_hls_manifests``, ``harvester_grant`` (false: no policy) and ``exists`` (false: not found).
 """
 
 from __future__ import annotations
@@ -76,8 +80,16 @@ OPERATIONS = frozenset(
         "TagResource",
         "UntagResource",
         "ListTagsForResource",
+        "GetOriginEndpoint",
+        "GetOriginEndpointPolicy",
     }
 )
+# An origin endpoint's manifest keys in a scenario, and CreateHarvestJob's kind for each.
+MANIFEST_KEYS = {
+    "hls_manifests": "HlsManifests",
+    "dash_manifests": "DashManifests",
+    "low_latency_hls_manifests": "LowLatencyHlsManifests",
+}
 
 DEFAULT_FAILURE_MESSAGE = "The harvest job failed (scripted by the rehearsal scenario)."
 
@@ -146,6 +158,22 @@ class EventDelivery:
 
 
 @dataclass(frozen=True)
+class EndpointScript:
+    """An origin endpoint outside the stack, as the scenario describes it (``exists`` false: not found)."""
+
+    startover_window_seconds: int = 86400
+    hls_manifests: tuple[str, ...] = ()
+    dash_manifests: tuple[str, ...] = ()
+    low_latency_hls_manifests: tuple[str, ...] = ()
+    harvester_grant: bool = True
+    exists: bool = True
+
+    def manifests(self) -> dict[str, tuple[str, ...]]:
+        """Manifest names by CreateHarvestJob's kind (HlsManifests, ...)."""
+        return {kind: getattr(self, key) for key, kind in MANIFEST_KEYS.items()}
+
+
+@dataclass(frozen=True)
 class Scenario:
     """Everything the emulator may be told; the defaults rehearse a healthy service."""
 
@@ -156,6 +184,7 @@ class Scenario:
     throttle: Throttle | None = None
     list_page_size: int = 10
     events: EventDelivery = field(default_factory=EventDelivery)
+    origin_endpoints: Mapping[str, EndpointScript] = field(default_factory=dict)
 
     def script_for(self, job_name: str) -> JobScript:
         """The script of ``job_name``: an exact entry, else the first matching pattern, else the default."""
@@ -186,6 +215,10 @@ class Scenario:
             throttle=None if throttle_data is None else _throttle(throttle_data, "throttle"),
             list_page_size=_integer(data.get("list_page_size", 10), "list_page_size", minimum=1, maximum=100),
             events=_event_delivery(data.get("events", {}), "events"),
+            origin_endpoints={
+                str(key): _endpoint(value, f"origin_endpoints[{key!r}]")
+                for key, value in _mapping(data.get("origin_endpoints", {}), "origin_endpoints").items()
+            },
         )
 
     @classmethod
@@ -277,6 +310,27 @@ def _fault(value: object, where: str) -> Fault:
         job_name=None if job_name is None else _text(job_name, f"{where}.job_name"),
         message=None if message is None else _text(message, f"{where}.message"),
     )
+
+
+def _endpoint(value: object, where: str) -> EndpointScript:
+    data = _mapping(value, where)
+    _only_keys(data, {f.name for f in fields(EndpointScript)}, where)
+    changes: dict[str, Any] = {}
+    if "startover_window_seconds" in data:
+        key = "startover_window_seconds"
+        changes[key] = _integer(data[key], f"{where}.{key}", minimum=0)
+    for key in MANIFEST_KEYS:
+        if key in data:
+            names = data[key]
+            if not isinstance(names, list):
+                raise ScenarioError(f"{where}.{key}: must be a list of manifest names, got {names!r}")
+            changes[key] = tuple(_text(n, f"{where}.{key}[{i}]") for i, n in enumerate(names))
+    for key in ("harvester_grant", "exists"):
+        if key in data:
+            if not isinstance(data[key], bool):
+                raise ScenarioError(f"{where}.{key}: must be true or false, got {data[key]!r}")
+            changes[key] = data[key]
+    return EndpointScript(**changes)
 
 
 def _attempts(value: object, where: str) -> frozenset[int] | Literal["every"]:

@@ -48,7 +48,7 @@ def test_the_validator_catches_unknown_and_out_of_enum_members() -> None:
 
 
 def test_every_operation_answers_in_its_output_shape(client: MediaPackageClient, clock: FakeClock) -> None:
-    assert set(V1_OPERATIONS) == {"CreateHarvestJob", "DescribeHarvestJob", "ListHarvestJobs"}
+    assert set(V1_OPERATIONS) == {"CreateHarvestJob", "DescribeHarvestJob", "ListHarvestJobs", "DescribeOriginEndpoint"}
     request = job_request()
     created = client.create_harvest_job(**request)
     assert_fits_output("CreateHarvestJob", created)
@@ -67,6 +67,10 @@ def test_every_operation_answers_in_its_output_shape(client: MediaPackageClient,
     listed = client.list_harvest_jobs()
     assert_fits_output("ListHarvestJobs", listed)
     assert [job["Id"] for job in listed["HarvestJobs"]] == ["clip-1"]
+
+    endpoint = client.describe_origin_endpoint(Id="sports-hls")  # not described anywhere: assumed
+    assert_fits_output("DescribeOriginEndpoint", endpoint)
+    assert (endpoint["Id"], endpoint["StartoverWindowSeconds"]) == ("sports-hls", 14 * 24 * 3600)
 
 
 def test_a_job_succeeds_when_its_script_ends(client: MediaPackageClient, clock: FakeClock) -> None:

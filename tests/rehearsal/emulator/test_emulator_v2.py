@@ -22,6 +22,7 @@ from mediapackage_harvest.rehearsal.scenario import FAULT_CODES, Fault, JobScrip
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 from tests.rehearsal.emulator.wire import (
     CHANNEL,
+    ENDPOINT,
     GROUP,
     START,
     V2,
@@ -107,6 +108,14 @@ def test_every_operation_answers_in_its_output_shape(client: Mediapackagev2Clien
     cancelled = client.get_harvest_job(**job_key())
     assert_fits_output("GetHarvestJob", cancelled)
     assert cancelled["Status"] == "CANCELLED"
+
+    names = {"ChannelGroupName": GROUP, "ChannelName": CHANNEL, "OriginEndpointName": ENDPOINT}
+    endpoint = client.get_origin_endpoint(**names)
+    assert_fits_output("GetOriginEndpoint", endpoint)
+    assert endpoint["Arn"] == created["Arn"].split("/harvestJob/")[0]
+    policy = client.get_origin_endpoint_policy(**names)
+    assert_fits_output("GetOriginEndpointPolicy", policy)
+    assert "mediapackagev2.amazonaws.com" in policy["Policy"]
 
 
 def test_failed_job_answers_in_shape_with_its_error_message(

@@ -13,6 +13,9 @@ The package is split by mechanism, so a further service model sits beside the ot
 - :mod:`.base` — :class:`ScriptedJobsEmulator`: what every harvest-job service shares here (the lock, the call
   log, scripted faults and throttling, status changes on the clock, paging), served over HTTP as a
   :class:`~mediapackage_harvest.rehearsal.local_server.LocalServer`.
+- :mod:`.endpoints` — origin endpoints and buckets as MediaPackage sees them (from the rehearsal's
+  :class:`~mediapackage_harvest.rehearsal.surroundings.Surroundings`): the endpoint reads, and the refusals of a
+  create (endpoint, manifests, startover window, harvester grant) and of a write (the bucket policy).
 - :mod:`.v2` — :class:`MediaPackageV2Emulator` (``mediapackagev2`` 2022-12-25): idempotency, names, statuses,
   cancel, quota, tags.
 - :mod:`.v1` — :class:`MediaPackageV1Emulator` (``mediapackage`` 2017-10-12): IDs, IN_PROGRESS then SUCCEEDED

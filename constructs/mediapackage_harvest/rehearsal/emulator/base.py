@@ -85,6 +85,8 @@ class ScriptedJobsEmulator(LocalServer):
     scenario_operations: Mapping[str, str] = {}
     # Extra members a scripted fault carries, by the service's code, so botocore's modeled parse sees them.
     fault_fields: Mapping[str, Mapping[str, str]] = {}
+    # Operations about an origin endpoint, not a job: their requests name no job.
+    endpoint_operations = frozenset({"GetOriginEndpoint", "GetOriginEndpointPolicy", "DescribeOriginEndpoint"})
 
     def __init__(
         self,
@@ -167,7 +169,7 @@ class ScriptedJobsEmulator(LocalServer):
                 params = self.api.decode(
                     operation, labels, parse_qs(parts.query, keep_blank_values=True), headers, body
                 )
-                job_name = self._job_name_of(params)
+                job_name = None if operation_name in self.endpoint_operations else self._job_name_of(params)
                 sent = self._what_was_sent(operation_name, params)
                 self._scripted_fault(self._scenario_operation(operation_name), job_name)
                 self._throttle(self._scenario_operation(operation_name), now)

@@ -13,6 +13,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from mediapackage_harvest.rehearsal.emulator import endpoints
 from mediapackage_harvest.rehearsal.emulator.base import (
     MAX_WINDOW,
     Clock,
@@ -22,8 +23,9 @@ from mediapackage_harvest.rehearsal.emulator.base import (
 )
 from mediapackage_harvest.rehearsal.emulator.protocol import ApiDict, ApiError, RestJsonApi
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
+from mediapackage_harvest.rehearsal.surroundings import Surroundings
 
-V1_OPERATIONS = ("CreateHarvestJob", "DescribeHarvestJob", "ListHarvestJobs")
+V1_OPERATIONS = ("CreateHarvestJob", "DescribeHarvestJob", "ListHarvestJobs", "DescribeOriginEndpoint")
 V1_STATUSES = ("IN_PROGRESS", "SUCCEEDED", "FAILED")
 # A scenario's outcome as v1 reports it. v1 knows neither QUEUED nor CANCELLED: a job is IN_PROGRESS from its
 # creation until the script ends it, and a script ending CANCELLED (the service stopping the job) reads FAILED.
@@ -39,7 +41,10 @@ _V1_FAULT_CODES: Mapping[str, str] = {
     "ServiceQuotaExceededException": "UnprocessableEntityException",
 }
 # Scenarios name v2's operations: faults and throttles for GetHarvestJob also cover v1's DescribeHarvestJob.
-_V1_SCENARIO_OPERATIONS: Mapping[str, str] = {"DescribeHarvestJob": "GetHarvestJob"}
+_V1_SCENARIO_OPERATIONS: Mapping[str, str] = {
+    "DescribeHarvestJob": "GetHarvestJob",
+    "DescribeOriginEndpoint": "GetOriginEndpoint",
+}
 # The model constrains no member; these are the user guide's rules (IDs: letters, digits, '_' and '-').
 _V1_ID = re.compile(r"[a-zA-Z0-9_-]{1,256}")
 _V1_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+")
@@ -127,7 +132,12 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
             "CreateHarvestJob": self._create,
             "DescribeHarvestJob": self._describe,
             "ListHarvestJobs": self._list,
+            "DescribeOriginEndpoint": lambda params, now: endpoints.describe_origin_endpoint(
+                self.surroundings, str(params["Id"]), self.region, self.account
+            ),
         }
+        # Origin endpoints (the rehearsal sets the stack's); CreateHarvestJob is judged against them.
+        self.surroundings = Surroundings.from_scenario(self.scenario)
 
     def _job_records(self) -> Iterable[ScriptedJob]:
         return self._jobs.values()
@@ -135,6 +145,8 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
     def _what_was_sent(self, operation: str, params: ApiDict) -> str | None:
         """CreateHarvestJob's request in one line: endpoint, window (as sent), destination and role. v1 jobs
         have no manifest list (the endpoint's manifest goes to ManifestKey) and no tags."""
+        if operation in self.endpoint_operations:
+            return f"endpoint {params.get('Id')}"
         if operation != "CreateHarvestJob":
             return None
         s3 = params.get("S3Destination", {})
@@ -229,6 +241,7 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
             problems.append(f"s3Destination.roleArn: {destination['RoleArn']!r} is not an IAM role ARN")
         if problems:
             raise ApiError("UnprocessableEntityException", "Invalid harvest job: " + "; ".join(problems))
+        endpoints.refuse_v1_create(self.surroundings, params, start, now)
 
     def _describe(self, params: ApiDict, now: float) -> ApiDict:
         job = self._jobs.get(str(params["Id"]))

@@ -12,9 +12,10 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from mediapackage_harvest.rehearsal.emulator import endpoints
 from mediapackage_harvest.rehearsal.emulator.base import (
     MAX_WINDOW,
     Clock,
@@ -25,6 +26,7 @@ from mediapackage_harvest.rehearsal.emulator.base import (
 )
 from mediapackage_harvest.rehearsal.emulator.protocol import ApiDict, ApiError, RestJsonApi, Violation
 from mediapackage_harvest.rehearsal.scenario import OPERATIONS, JobScript, Scenario
+from mediapackage_harvest.rehearsal.surroundings import Surroundings
 
 V2_OPERATIONS = tuple(sorted(OPERATIONS))  # the operations a scenario may script are the ones served
 ACTIVE = frozenset({"QUEUED", "IN_PROGRESS"})
@@ -153,12 +155,22 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
             "TagResource": self._tag,
             "UntagResource": self._untag,
             "ListTagsForResource": self._list_tags,
+            "GetOriginEndpoint": self._get_endpoint,
+            "GetOriginEndpointPolicy": lambda params, now: endpoints.get_origin_endpoint_policy(
+                self.surroundings, params
+            ),
         }
+        # Origin endpoints and buckets (the rehearsal sets the stack's); CreateHarvestJob is judged against them.
+        self.surroundings = Surroundings.from_scenario(self.scenario)
 
     def _job_records(self) -> Iterable[ScriptedJob]:
         return self._jobs.values()
 
     def _what_was_sent(self, operation: str, params: ApiDict) -> str | None:
+        if operation in self.endpoint_operations:
+            return "endpoint " + "/".join(
+                str(params.get(k)) for k in ("ChannelGroupName", "ChannelName", "OriginEndpointName")
+            )
         return _create_summary(params) if operation == "CreateHarvestJob" else None
 
     def _status_event(self, job: ScriptedJob, at: float) -> dict[str, object] | None:
@@ -209,6 +221,7 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
     def _create(self, params: ApiDict, now: float) -> ApiDict:
         self._check_job_request(params, now)
         self._check_tags(params.get("Tags", {}))
+        endpoints.refuse_create(self.surroundings, params, self._endpoint_arn(params), now)
         token = params.get("ClientToken")
         digest = fingerprint({k: v for k, v in params.items() if k != "ClientToken"})
         if token is not None and token in self._tokens:
@@ -237,7 +250,7 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
             endpoint=endpoint,
             name=name,
             spec={k: deepcopy(params[k]) for k in _SPEC_MEMBERS if k in params},
-            script=self.scenario.script_for(name),
+            script=self._script(name, params),
             created_at=now,
             tags=dict(params.get("Tags", {})),
             modified_at=now,
@@ -247,6 +260,21 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
             self._tokens[token] = (digest, job.arn)
         self._emit_status(job, now)
         return self._advance(job, now).describe()
+
+    def _script(self, name: str, params: ApiDict) -> JobScript:
+        """The scenario's script, unless the bucket refuses the write: then the job fails as it starts writing."""
+        script = self.scenario.script_for(name)
+        refusal = endpoints.write_refusal(self.surroundings, params, self.partition)
+        if refusal is None:
+            return script
+        return replace(script, in_progress_seconds=0.0, outcome="FAILED", error_message=refusal)
+
+    def _endpoint_arn(self, params: ApiDict) -> str:
+        names = (params["ChannelGroupName"], params["ChannelName"], params["OriginEndpointName"])
+        return self._arn(*names, "").removesuffix("/harvestJob/")
+
+    def _get_endpoint(self, params: ApiDict, now: float) -> ApiDict:
+        return endpoints.get_origin_endpoint(self.surroundings, params, self._endpoint_arn(params), now)
 
     def _check_job_request(self, params: ApiDict, now: float) -> None:
         """CreateHarvestJob's rules beyond the model's member constraints."""
