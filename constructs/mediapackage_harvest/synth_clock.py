@@ -29,8 +29,8 @@ def warn_v2(
             f"start_time {start_time.isoformat()} is in the future: MediaPackage refuses a harvest job whose start "
             f"is not yet in the past, so a deploy can succeed only after {start_time.isoformat()}.",
         )
-    seconds = timeout.to_seconds()
-    if wait_for_completion and end_time > now and (end_time - now).total_seconds() > seconds:
+    # A window already ended (the usual clip) needs no timeout: reading it is a jsii round trip.
+    if wait_for_completion and end_time > now and (end_time - now).total_seconds() > timeout.to_seconds():
         Annotations.of(scope).add_warning_v2(
             "mediapackage-harvest:endBeyondTimeout",
             f"end_time {end_time.isoformat()} is more than timeout ({timeout.to_human_string()}) ahead: a real-time "
