@@ -22,7 +22,6 @@ wait condition has completed, which re-read the job so the construct's attribute
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,6 +40,7 @@ from harvest_handler.crhelper_resource import (
     Outcome,
     Succeeded,
     job_rule_name,
+    rule_prefix,
 )
 from harvest_handler.logs import logger
 from mediapackage_harvest import spec
@@ -131,7 +131,7 @@ def stop_watching(job_arn: str) -> None:
     """Remove the job's watch rule, if any (a Delete of the job's resource); a failure is logged, not raised: the
     watch removes itself once its deadline has long passed."""
     try:
-        _remove_rule(job_rule_name(_prefix(), job_arn))
+        _remove_rule(job_rule_name(rule_prefix(spec.POLL_RULE_PREFIX_ENV), job_arn))
     except Exception as error:
         logger.warning("Could not remove the harvest job's watch rule", extra={"problem": cause_of(error)})
 
@@ -148,7 +148,7 @@ def poll(event: Mapping[str, Any], context: LambdaContext, service: HarvestServi
         watch=True,
         function_request_id=getattr(context, "aws_request_id", None),
     )
-    rule = job_rule_name(_prefix(), watched.job)
+    rule = job_rule_name(rule_prefix(spec.POLL_RULE_PREFIX_ENV), watched.job)
     try:
         if not _rule_exists(rule):
             logger.info("This watch's rule is gone: the job's wait condition was already signalled; nothing to do")
@@ -197,7 +197,7 @@ def _signal(watched: Watch, status: str, message: str, *, give_up_at: float) -> 
 # EventBridge -----------------------------------------------------------------------------------------------
 def _put_watch_rule(watched: Watch, event: Mapping[str, Any], context: LambdaContext) -> None:
     events = aws_clients.events()
-    name = job_rule_name(_prefix(), watched.job)
+    name = job_rule_name(rule_prefix(spec.POLL_RULE_PREFIX_ENV), watched.job)
     minutes = max(1, int(POLL_PERIOD_SECONDS // 60))
     events.put_rule(
         Name=name,
@@ -237,10 +237,6 @@ def _remove_rule(name: str) -> None:
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise
-
-
-def _prefix() -> str:
-    return os.environ.get(spec.POLL_RULE_PREFIX_ENV, "")
 
 
 def _time_left(context: LambdaContext) -> float:
