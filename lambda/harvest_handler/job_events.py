@@ -13,6 +13,9 @@ scheduled fire of the rule would (it answers, then removes the rule, so a duplic
 Anything else (nobody waits, the job is still running or not found, a malformed event, an AWS error) changes
 nothing: no exception, no modifying call, no answer; the rule's polls remain the fallback. The Input holds the
 ResponseURL: it is never logged.
+
+One thing an event does add: v1's ``detail.message`` says why a job failed, which DescribeHarvestJob does not. When
+the re-read job is FAILED, the poll that runs carries it (``lifecycle.EVENT_MESSAGE_KEY``) for the Reason.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from botocore.exceptions import ClientError
 from harvest_handler import aws_clients
 from harvest_handler.cfn_response import cause_of
 from harvest_handler.crhelper_resource import TARGET_ID, LambdaContext, job_rule_name, rule_prefix
-from harvest_handler.lifecycle import ACTIVE, HarvestService
+from harvest_handler.lifecycle import ACTIVE, EVENT_MESSAGE_KEY, HarvestService, JobStatus
 from harvest_handler.logs import logger, quiet_libraries
 from harvest_handler.mediapackage_v1 import MediaPackageV1
 from harvest_handler.mediapackage_v2 import MediaPackageV2
@@ -35,6 +38,7 @@ from mediapackage_harvest import spec
 V2_SOURCE, V1_SOURCE = "aws.mediapackagev2", "aws.mediapackage"
 SERVICES: dict[str, Callable[[], HarvestService]] = {V2_SOURCE: MediaPackageV2, V1_SOURCE: MediaPackageV1}
 RunPoll = Callable[[dict[str, Any], LambdaContext], object]
+MESSAGE_MAX = 512  # more than a Reason can show; keeps the poll small
 
 
 def is_job_event(event: Mapping[str, Any]) -> bool:
@@ -72,7 +76,8 @@ def handle(event: Mapping[str, Any], context: LambdaContext, run_poll: RunPoll) 
         logger.info("Harvest job not finished (or not found); nothing to do", extra={"status": status})
         return
     logger.info("Harvest job ended: running its rule's poll now", extra={"status": job.status.value})
-    run_poll(poll, context)
+    message = failure_message(event) if job.status == JobStatus.FAILED else ""
+    run_poll({**poll, EVENT_MESSAGE_KEY: message} if message else poll, context)
 
 
 def job_of(event: Mapping[str, Any]) -> tuple[str, HarvestService] | None:
@@ -92,6 +97,17 @@ def job_of(event: Mapping[str, Any]) -> tuple[str, HarvestService] | None:
         if isinstance(candidate, str) and service.is_job_id(candidate):
             return candidate, service
     return None
+
+
+def failure_message(event: Mapping[str, Any]) -> str:
+    """Why the job failed, as a v1 event's ``detail.message`` says it (v2 events: the job itself says); at most
+    ``MESSAGE_MAX`` characters, "" when absent or malformed."""
+    detail = event.get("detail")
+    if event.get("source") != V1_SOURCE or not isinstance(detail, Mapping):
+        return ""
+    job = detail.get("harvest_job")
+    message = detail.get("message") or (job.get("message") if isinstance(job, Mapping) else None)
+    return message.strip()[:MESSAGE_MAX] if isinstance(message, str) else ""
 
 
 def waiting_poll(rule_name: str) -> dict[str, Any] | None:

@@ -62,6 +62,9 @@ class JobStatus(StrEnum):
 
 
 ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.IN_PROGRESS})
+# Why a job failed, as its v1 event said (DescribeHarvestJob has no reason): set on the poll an event runs, only
+# once the job's own status has been read as FAILED (harvest_handler.job_events).
+EVENT_MESSAGE_KEY = "HarvestJobEventMessage"
 
 
 @dataclass(frozen=True)
@@ -386,7 +389,7 @@ def settle(inv: Invocation, progress: Progress, job: Job) -> Outcome | None:
         return Succeeded(job.arn, job.attributes())
     if job.status in ACTIVE:
         return None
-    message = job.error_message or "the service gave no error message"
+    message = str(inv.event.get(EVENT_MESSAGE_KEY) or "") or job.error_message or "the service gave no error message"
     return Failed(reason(f"Harvest job {job.name} {job.status.value}", message), _failure_id(inv, progress))
 
 

@@ -26,6 +26,7 @@ from tests.v1.v1_stacks import AFTER, rehearsal_template, v1_stack
 
 LONG_JOB = JobScript(queued_seconds=5, in_progress_seconds=115)  # ends after the hand-over (8 s), before a poll
 FAILURE = "Manifest index is not available on origin endpoint hls"
+V1_FAILURE = "Harvest job failed: the origin endpoint has no content for the requested window"
 MODIFYING_EVENTBRIDGE_CALLS = {"PutRule", "PutTargets", "RemoveTargets", "DeleteRule"}
 V2_DETAIL_TYPE = "MediaPackageV2 HarvestJob Notification"
 
@@ -153,9 +154,11 @@ def test_the_v1_notification_answers_a_v1_job_when_it_ends() -> None:
         assert create.answered_at is not None and create.answered_at - create.sent_at == 65.0, created
 
 
-def test_a_failed_v1_job_fails_the_create_when_its_notification_arrives() -> None:
+def test_a_failed_v1_job_fails_the_create_with_its_notifications_message() -> None:
     template = rehearsal_template(v1_stack())
-    scenario = Scenario(default_job=JobScript(queued_seconds=5, in_progress_seconds=60, outcome="FAILED"))
+    scenario = Scenario(
+        default_job=JobScript(queued_seconds=5, in_progress_seconds=60, outcome="FAILED", error_message=V1_FAILURE)
+    )
     with Rehearsal(scenario, start=AFTER) as rehearsal:
         result = rehearsal.deploy(template)
         create = create_of(result)
@@ -163,6 +166,20 @@ def test_a_failed_v1_job_fails_the_create_when_its_notification_arrives() -> Non
         assert create.response is not None and "FAILED" in create.response["Reason"]
         assert answered_by(rehearsal, create) == "EventBridge event"
         assert create.answered_at is not None and create.answered_at - create.sent_at == 65.0
+        # DescribeHarvestJob says no reason; the notification's message is the Reason's end.
+        assert create.response["Reason"].endswith(V1_FAILURE)
+
+
+def test_a_failed_v1_job_seen_by_a_poll_points_to_its_notification() -> None:
+    template = rehearsal_template(v1_stack())
+    scenario = Scenario(
+        default_job=JobScript(queued_seconds=5, in_progress_seconds=60, outcome="FAILED", error_message=V1_FAILURE),
+        events=EventDelivery(loss=1.0),
+    )
+    with Rehearsal(scenario, start=AFTER) as rehearsal:
+        create = create_of(rehearsal.deploy(template))
+        assert create.response is not None and V1_FAILURE not in create.response["Reason"]
+        assert "'MediaPackage HarvestJob Notification' event" in create.response["Reason"]
 
 
 # Events that change nothing ----------------------------------------------------------------------------------------

@@ -95,7 +95,8 @@ def test_a_failed_job_fails_the_create_and_the_rollback_calls_nothing() -> None:
         assert create.response is not None
         reason = create.response["Reason"]
         assert "FAILED" in reason
-        assert "MediaPackage v1 does not say why" in reason  # where to look instead comes last
+        # DescribeHarvestJob says no reason; the job's notification (which answered) does, and it comes last.
+        assert reason.endswith(JobScript(outcome="FAILED").error_message)
         assert len(reason) <= 256
         (job,) = rehearsal.emulator_v1.jobs()
         assert create.response["PhysicalResourceId"] == job["Arn"]  # the rollback's Delete names the job
