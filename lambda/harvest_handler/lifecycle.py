@@ -359,6 +359,9 @@ def check(inv: Invocation, progress: Progress) -> Outcome | None:
             gone = "it disappeared before it finished: MediaPackage no longer finds it"
             return Failed(f"Harvest job {progress.name}: {gone}", _failure_id(inv, progress))
         return settle(inv, progress, job)
+    if handler_clock.current.time() >= progress.deadline:  # e.g. the preflight's reads retried that long
+        progress.problem = progress.problem or "the deadline came before CreateHarvestJob could be called"
+        return None  # no job now: it would only be cancelled again (and a v1 job cannot be)
     try:
         job = inv.service.create(progress.pending or {}, name=progress.name, token=inv.digest)
     except QuotaExceeded as error:

@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 WATCH_KEY = "HarvestSignalWatch"  # a rule's target Input that watches a job for its wait condition
 # The watch's deadline comes this long before the Timeout, so one poll lands after it in time to cancel the job and
 # signal before the condition times out (its Timeout starts only once the job's resource is complete).
-DEADLINE_MARGIN_SECONDS = POLL_PERIOD_SECONDS + 60.0
-LAMBDA_RESERVE_SECONDS = 5.0
+WATCH_DEADLINE_MARGIN_SECONDS = POLL_PERIOD_SECONDS + 60.0
+SIGNAL_RESERVE_SECONDS = 5.0  # left at the end of a watch's invocation for the signal PUT
 ENDED = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 
@@ -105,7 +105,7 @@ def watch(inv: Invocation, job: Job, signal: Signal, answer: Outcome) -> Outcome
     """Before ``answer`` goes to CloudFormation: signal at once if the job has already ended, else set up its
     watch rule. A job nobody would signal for must not be answered SUCCESS: that fails the request instead."""
     now = handler_clock.current.time()
-    watched = Watch(job.arn, job.name, now + signal.timeout - DEADLINE_MARGIN_SECONDS, signal.timeout, signal.url)
+    watched = Watch(job.arn, job.name, now + signal.timeout - WATCH_DEADLINE_MARGIN_SECONDS, signal.timeout, signal.url)
     try:
         if job.status in ENDED and _signal(watched, job.status, job.error_message, give_up_at=_give_up_at(inv)):
             return answer
@@ -159,7 +159,7 @@ def poll(event: Mapping[str, Any], context: LambdaContext, service: HarvestServi
         status, message = outcome
         now = handler_clock.current.time()
         landed = _signal(watched, status, message, give_up_at=now + _time_left(context))
-        if landed or now > watched.deadline + 2 * DEADLINE_MARGIN_SECONDS:  # nobody waits any more
+        if landed or now > watched.deadline + 2 * WATCH_DEADLINE_MARGIN_SECONDS:  # nobody waits any more
             _remove_rule(rule)
             logger.info("Watch rule removed", extra={"rule": rule})
     except Exception as error:
@@ -240,7 +240,7 @@ def _remove_rule(name: str) -> None:
 
 
 def _time_left(context: LambdaContext) -> float:
-    return min(ANSWER_TRY_SECONDS, context.get_remaining_time_in_millis() / 1000 - LAMBDA_RESERVE_SECONDS)
+    return min(ANSWER_TRY_SECONDS, context.get_remaining_time_in_millis() / 1000 - SIGNAL_RESERVE_SECONDS)
 
 
 def _give_up_at(inv: Invocation) -> float:

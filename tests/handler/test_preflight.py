@@ -49,10 +49,17 @@ class Deploy:
     moto_url: str
 
     def create(
-        self, scenario: Scenario, event: dict[str, Any], *, v1: bool = False, policy: dict[str, Any] | None = None
+        self,
+        scenario: Scenario,
+        event: dict[str, Any],
+        *,
+        v1: bool = False,
+        policy: dict[str, Any] | None = None,
+        slow_read: tuple[str, float] | None = None,
     ) -> tuple[dict[str, Any], Any]:
         """Deliver ``event``; CloudFormation's one response and the emulator that served it. ``policy`` replaces
-        the policy of the scenario's endpoint. The job ends within the inline watch, so this one invocation answers."""
+        the policy of the scenario's endpoint; ``slow_read`` (operation, seconds) makes that call take so long on
+        the handler's clock. The job ends within the inline watch, so this one invocation answers."""
         emulator_type = MediaPackageV1Emulator if v1 else MediaPackageV2Emulator
         scenario = replace(scenario, default_job=QUICK_JOB)
         with emulator_type(self.clock, scenario) as emulator:
@@ -64,6 +71,11 @@ class Deploy:
                 service: boto3.client(service, endpoint_url=emulator.url, **CREDENTIALS),  # type: ignore[call-overload]
                 "events": boto3.client("events", endpoint_url=self.moto_url, **CREDENTIALS),
             }
+            if slow_read is not None:
+                operation, seconds = slow_read
+                clients[service].meta.events.register(
+                    f"before-send.{service}.{operation}", lambda **_: self.clock.advance(seconds)
+                )
             aws_clients.use(clients.__getitem__)
             index.handler(copy.deepcopy(event), LambdaContext(self.clock))
         (response,) = self.endpoint.responses_for(event["RequestId"])
@@ -169,6 +181,16 @@ def test_a_healthy_endpoint_is_read_then_the_job_is_created(deploy: Deploy) -> N
         "GetOriginEndpointPolicy",
         "CreateHarvestJob",
     ]
+
+
+def test_a_preflight_that_outlasts_the_deadline_creates_no_job(deploy: Deploy) -> None:
+    """Reads retried past the request's deadline (Timeout 60 s: 30 s): no job is created only to be cancelled."""
+    event = with_properties(v2_event(deploy), Timeout="60")
+    scenario = Scenario(origin_endpoints={ENDPOINT: HEALTHY})
+    response, emulator = deploy.create(scenario, event, slow_read=("GetOriginEndpointPolicy", 40.0))
+    assert response["Status"] == "FAILED"
+    assert "could not be created within the Timeout of 60 s" in response["Reason"]
+    assert creates(emulator) == 0
 
 
 @pytest.mark.parametrize("read", ["GetOriginEndpoint", "GetOriginEndpointPolicy"])
