@@ -43,6 +43,12 @@ def reason(subject: str, cause: str, limit: int = MAX_REASON_CHARS) -> str:
     return f"{subject}: {cause[:head]}...{cause[len(cause) - tail :]}"[:limit]
 
 
+def error_code(error: BaseException) -> str:
+    """The AWS error code of a botocore ClientError (e.g. ``ResourceNotFoundException``); "" for anything else."""
+    response = getattr(error, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
 def cause_of(error: BaseException) -> str:
     """An exception as the cause in a Reason: the AWS call, its error code and message, and how often botocore
     tried; other errors by kind and text (botocore's never hold a pre-signed URL)."""

@@ -79,7 +79,7 @@ from crhelper import FAILED, SUCCESS, CfnResource
 
 from harvest_handler import aws_clients, cfn_response
 from harvest_handler import clock as handler_clock
-from harvest_handler.cfn_response import cause_of, fit_reason, put_response, reason, response_body
+from harvest_handler.cfn_response import cause_of, error_code, fit_reason, put_response, reason, response_body
 from harvest_handler.logs import logger, quiet_libraries
 
 POLL_PERIOD_SECONDS = 300.0  # rate(5 minutes): the fallback when a job's events are lost (crhelper counts minutes)
@@ -421,7 +421,7 @@ class SafeCfnResource(CfnResource):
         try:
             self._events_client.describe_rule(Name=name)
         except ClientError as error:
-            if _error_code(error) == "ResourceNotFoundException":
+            if error_code(error) == "ResourceNotFoundException":
                 return False
             logger.warning("Could not look the polling rule up", extra={"problem": cause_of(error)})
             return unknown
@@ -434,7 +434,7 @@ class SafeCfnResource(CfnResource):
             try:
                 step(rule_arn)
             except ClientError as error:
-                if _error_code(error) != "ResourceNotFoundException":
+                if error_code(error) != "ResourceNotFoundException":
                     raise
         if self._rule_exists(name, unknown=False):
             raise PollingError(f"the rule {name} is still there")
@@ -587,8 +587,3 @@ def _log_levels() -> tuple[str, str]:
 
 def _rule_name(rule_arn: str) -> str:
     return rule_arn.split("/", 1)[-1]
-
-
-def _error_code(error: BaseException) -> str:
-    response = getattr(error, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""

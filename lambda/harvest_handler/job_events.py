@@ -27,7 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harvest_handler import aws_clients
-from harvest_handler.cfn_response import cause_of
+from harvest_handler.cfn_response import cause_of, error_code
 from harvest_handler.crhelper_resource import TARGET_ID, LambdaContext, job_rule_name, rule_prefix
 from harvest_handler.lifecycle import ACTIVE, EVENT_MESSAGE_KEY, HarvestService, JobStatus
 from harvest_handler.logs import logger, quiet_libraries
@@ -115,7 +115,7 @@ def waiting_poll(rule_name: str) -> dict[str, Any] | None:
     try:
         targets = aws_clients.events().list_targets_by_rule(Rule=rule_name).get("Targets", [])
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        if error_code(error) == "ResourceNotFoundException":
             return None
         raise
     for target in targets:

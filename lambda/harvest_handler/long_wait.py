@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from harvest_handler import aws_clients
 from harvest_handler import clock as handler_clock
-from harvest_handler.cfn_response import cause_of, fit_reason, put_response, reason
+from harvest_handler.cfn_response import cause_of, error_code, fit_reason, put_response, reason
 from harvest_handler.crhelper_resource import (
     ANSWER_TRY_SECONDS,
     POLL_PERIOD_SECONDS,
@@ -218,7 +218,7 @@ def _rule_exists(name: str) -> bool:
     try:
         aws_clients.events().describe_rule(Name=name)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        if error_code(error) == "ResourceNotFoundException":
             return False
         raise
     return True
@@ -230,12 +230,12 @@ def _remove_rule(name: str) -> None:
     try:
         events.remove_targets(Rule=name, Ids=[TARGET_ID])
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+        if error_code(error) != "ResourceNotFoundException":
             raise
     try:
         events.delete_rule(Name=name)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+        if error_code(error) != "ResourceNotFoundException":
             raise
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from harvest_handler import aws_clients, preflight
+from harvest_handler.cfn_response import error_code
 from harvest_handler.lifecycle import Job, JobStatus, NameInUse
 from harvest_handler.logs import logger
 from mediapackage_harvest import spec
@@ -82,7 +83,7 @@ class MediaPackageV1:
         try:
             response = self._client().create_harvest_job(**create_params(props, name=name))
         except ClientError as error:
-            if _code(error) != "UnprocessableEntityException":
+            if error_code(error) != "UnprocessableEntityException":
                 raise
             existing = self._describe(name)
             if existing is None:
@@ -90,7 +91,7 @@ class MediaPackageV1:
             if self.matches(existing, {**props, spec.V1_JOB_ID: name}):
                 logger.info("Harvest job already created by an earlier delivery of this request")
                 return existing
-            raise NameInUse(f"{_code(error)}: {_message(error)}") from error
+            raise NameInUse(f"{error_code(error)}: {_message(error)}") from error
         return _job(cast("Mapping[str, Any]", response))
 
     def get(self, job_id: str) -> Job | None:
@@ -120,7 +121,7 @@ class MediaPackageV1:
         try:
             response = self._client().describe_harvest_job(Id=job_id)
         except ClientError as error:
-            if _code(error) == "NotFoundException":
+            if error_code(error) == "NotFoundException":
                 return None
             raise
         return _job(cast("Mapping[str, Any]", response))
@@ -180,10 +181,6 @@ def _id(job_id: str) -> str:
     if match is None:
         raise ValueError(f"not a MediaPackage v1 harvest job ARN: {job_id!r}")
     return match["id"]
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _message(error: ClientError) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from harvest_handler import aws_clients, preflight
+from harvest_handler.cfn_response import error_code
 from harvest_handler.lifecycle import Job, JobStatus, NameInUse, QuotaExceeded
 from harvest_handler.logs import logger
 from mediapackage_harvest import spec
@@ -78,7 +79,7 @@ class MediaPackageV2:
         try:
             response = self._client().create_harvest_job(**create_params(props, name=name, token=token))
         except ClientError as error:
-            code, message = _code(error), _message(error)
+            code, message = error_code(error), _message(error)
             if code == "ServiceQuotaExceededException":
                 raise QuotaExceeded(f"{code}: {message}") from error
             if code == "ConflictException":
@@ -91,7 +92,7 @@ class MediaPackageV2:
         try:
             response = self._client().get_harvest_job(**key.params())
         except ClientError as error:
-            if _code(error) == "ResourceNotFoundException":
+            if error_code(error) == "ResourceNotFoundException":
                 return None
             raise
         return _job(cast("Mapping[str, Any]", response))
@@ -101,9 +102,9 @@ class MediaPackageV2:
         try:
             self._client().cancel_harvest_job(**_key(job_id).params())
         except ClientError as error:
-            if _code(error) not in ("ConflictException", "ResourceNotFoundException"):
+            if error_code(error) not in ("ConflictException", "ResourceNotFoundException"):
                 raise
-            logger.info("No cancel needed", extra={"problem": f"{_code(error)}: {_message(error)}"})
+            logger.info("No cancel needed", extra={"problem": f"{error_code(error)}: {_message(error)}"})
         return True
 
     def retag(self, job_id: str, *, add: Mapping[str, str], remove: Sequence[str]) -> None:
@@ -200,10 +201,6 @@ def _key(job_id: str) -> JobKey:
     if key is None:
         raise ValueError(f"not a MediaPackage v2 harvest job ARN: {job_id!r}")
     return key
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _message(error: ClientError) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from harvest_handler.cfn_response import cause_of
+from harvest_handler.cfn_response import cause_of, error_code
 from harvest_handler.logs import logger
 from mediapackage_harvest import resource_policy, spec
 
@@ -44,8 +44,7 @@ def read(operation: str, call: Callable[[], Mapping[str, Any]]) -> Read:
     try:
         return call()
     except Exception as error:
-        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-        if code in NOT_FOUND_CODES:
+        if error_code(error) in NOT_FOUND_CODES:
             return None
         logger.warning(
             "Preflight read failed; creating the harvest job anyway (MediaPackage will judge it)",

@@ -16,7 +16,7 @@ imported bucket takes the write), and each assumption is said: :attr:`Surroundin
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from mediapackage_harvest import spec
 from mediapackage_harvest.rehearsal.scenario import EndpointScript, Scenario
 from mediapackage_harvest.rehearsal.template import Template, UnresolvableError, placeholder_bucket_name
+from mediapackage_harvest.resource_policy import statements
 
 HARVESTER = "mediapackagev2.amazonaws.com"
 MAX_STARTOVER_SECONDS = 14 * 24 * 3600  # MediaPackage's longest startover window
@@ -230,14 +231,9 @@ def _declared_buckets(template: Template) -> dict[str, Mapping[str, Any] | None]
             continue
         bucket = str(props.get("Bucket"))
         earlier = buckets.get(bucket) or {}
-        statements = list(_statements(earlier)) + list(_statements(props.get("PolicyDocument") or {}))
-        buckets[bucket] = {"Version": "2012-10-17", "Statement": statements}
+        merged = statements(earlier) + statements(_mapping(props.get("PolicyDocument")))
+        buckets[bucket] = {"Version": "2012-10-17", "Statement": merged}
     return buckets
-
-
-def _statements(document: Mapping[str, Any]) -> Iterable[Any]:
-    found = document.get("Statement", [])
-    return found if isinstance(found, list) else [found]
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
