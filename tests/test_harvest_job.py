@@ -207,21 +207,23 @@ def test_role_has_no_managed_policies_and_scoped_statements(synth: Synth) -> Non
     assert sorted(as_list(logs["Action"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert logs["Resource"] == "${" + log_group_id + ".Arn}"
 
-    (mediapackage, endpoint_reads) = by_service["mediapackagev2"]
+    (mediapackage, tagging, endpoint_reads) = by_service["mediapackagev2"]
+    endpoints = [f"{ARN_PREFIX}channelGroup/live/channel/main/originEndpoint/{name}" for name in ("hls", "llhls")]
+    parents = [f"{ARN_PREFIX}channelGroup/live", f"{ARN_PREFIX}channelGroup/live/channel/main", *endpoints]
+    jobs = [f"{endpoint}/harvestJob/*" for endpoint in endpoints]
+    # The job actions on an ARN of each resource type the Service Authorization Reference requires of them: the
+    # channel group, the channel, the endpoint and its jobs; one resource each ("Owned" and "Imported" share one).
     assert sorted(as_list(mediapackage["Action"])) == sorted(f"mediapackagev2:{a}" for a in _MEDIAPACKAGE_ACTIONS)
-    # One resource per distinct endpoint: "Owned" and "Imported" share one.
-    assert sorted(as_list(mediapackage["Resource"])) == [
-        f"{ARN_PREFIX}channelGroup/live/channel/main/originEndpoint/{endpoint}/harvestJob/*"
-        for endpoint in ("hls", "llhls")
-    ]
-    # The preflight reads exactly those endpoints, and nothing of their jobs.
+    assert sorted(as_list(mediapackage["Resource"])) == sorted(parents + jobs)
+    # Tagging is judged on the tagged resource alone: the jobs.
+    assert sorted(as_list(tagging["Action"])) == ["mediapackagev2:TagResource", "mediapackagev2:UntagResource"]
+    assert sorted(as_list(tagging["Resource"])) == jobs
+    # The preflight reads exactly those endpoints (with their channel group and channel), and nothing of their jobs.
     assert sorted(as_list(endpoint_reads["Action"])) == [
         "mediapackagev2:GetOriginEndpoint",
         "mediapackagev2:GetOriginEndpointPolicy",
     ]
-    assert sorted(as_list(endpoint_reads["Resource"])) == [
-        f"{ARN_PREFIX}channelGroup/live/channel/main/originEndpoint/{endpoint}" for endpoint in ("hls", "llhls")
-    ]
+    assert sorted(as_list(endpoint_reads["Resource"])) == sorted(parents)
 
     (events,) = by_service["events"]
     assert sorted(as_list(events["Action"])) == sorted(f"events:{a}" for a in _EVENTS_ACTIONS)
@@ -231,13 +233,7 @@ def test_role_has_no_managed_policies_and_scoped_statements(synth: Synth) -> Non
         assert "*" not in as_list(statement["Resource"])
 
 
-_MEDIAPACKAGE_ACTIONS = (
-    "CreateHarvestJob",
-    "GetHarvestJob",
-    "CancelHarvestJob",
-    "TagResource",
-    "UntagResource",
-)
+_MEDIAPACKAGE_ACTIONS = ("CreateHarvestJob", "GetHarvestJob", "CancelHarvestJob")
 _EVENTS_ACTIONS = ("PutRule", "PutTargets", "RemoveTargets", "DeleteRule", "DescribeRule", "ListTargetsByRule")
 
 

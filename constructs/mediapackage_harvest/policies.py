@@ -14,6 +14,33 @@ from aws_cdk import aws_iam as iam
 MEDIAPACKAGE_V2_PRINCIPAL = "mediapackagev2.amazonaws.com"
 
 
+def channel_group_arn(
+    channel_group_name: str,
+    *,
+    partition: str | None = None,
+    region: str | None = None,
+    account: str | None = None,
+) -> str:
+    """The ARN of a MediaPackage v2 channel group."""
+    return (
+        f"arn:{partition or Aws.PARTITION}:mediapackagev2:{region or Aws.REGION}:{account or Aws.ACCOUNT_ID}:"
+        f"channelGroup/{channel_group_name}"
+    )
+
+
+def channel_arn(
+    channel_group_name: str,
+    channel_name: str,
+    *,
+    partition: str | None = None,
+    region: str | None = None,
+    account: str | None = None,
+) -> str:
+    """The ARN of a MediaPackage v2 channel."""
+    group = channel_group_arn(channel_group_name, partition=partition, region=region, account=account)
+    return f"{group}/channel/{channel_name}"
+
+
 def origin_endpoint_arn(
     channel_group_name: str,
     channel_name: str,
@@ -24,10 +51,8 @@ def origin_endpoint_arn(
     account: str | None = None,
 ) -> str:
     """The ARN of a MediaPackage v2 origin endpoint."""
-    return (
-        f"arn:{partition or Aws.PARTITION}:mediapackagev2:{region or Aws.REGION}:{account or Aws.ACCOUNT_ID}:"
-        f"channelGroup/{channel_group_name}/channel/{channel_name}/originEndpoint/{origin_endpoint_name}"
-    )
+    channel = channel_arn(channel_group_name, channel_name, partition=partition, region=region, account=account)
+    return f"{channel}/originEndpoint/{origin_endpoint_name}"
 
 
 def harvest_job_arn_pattern(

@@ -25,6 +25,8 @@ from constructs import Construct
 from mediapackage_harvest import spec
 from mediapackage_harvest.bundling import handler_code
 from mediapackage_harvest.policies import (
+    channel_arn,
+    channel_group_arn,
     destination_objects_arn,
     harvest_job_arn_pattern,
     harvester_bucket_policy_statement,
@@ -34,17 +36,24 @@ from mediapackage_harvest.props import is_unresolved
 
 PROVIDER_ID = "MediaPackageHarvestProvider"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+# The Service Authorization Reference requires an ARN of each of the channel group, channel, origin endpoint and
+# harvest job for these three: the statement names all four per endpoint the stack harvests.
 MEDIAPACKAGE_ACTIONS = (
     "mediapackagev2:CreateHarvestJob",
     "mediapackagev2:GetHarvestJob",
     "mediapackagev2:CancelHarvestJob",
-    "mediapackagev2:TagResource",
-    "mediapackagev2:UntagResource",
 )
-# The handler's preflight reads, on the origin endpoints themselves (never their jobs).
+# Tagging is authorized against the tagged resource only: the harvest jobs. Granted wherever the stack harvests,
+# since an update that drops a job's last tag needs UntagResource under the new template's role (CloudFormation
+# updates the role's policy before the job).
+TAGGING_ACTIONS = ("mediapackagev2:TagResource", "mediapackagev2:UntagResource")
+# The handler's preflight reads: channel group, channel and origin endpoint required (the policy's ARN is the
+# endpoint's), never their jobs.
 ENDPOINT_READ_ACTIONS = ("mediapackagev2:GetOriginEndpoint", "mediapackagev2:GetOriginEndpointPolicy")
 # MediaPackage v1 (``mediapackage``): create and watch; v1 harvest jobs can be neither cancelled nor deleted.
-MEDIAPACKAGE_V1_ACTIONS = ("mediapackage:CreateHarvestJob", "mediapackage:DescribeHarvestJob")
+# v1's CreateHarvestJob has no resource-level permissions (Resource must be "*"); DescribeHarvestJob has.
+MEDIAPACKAGE_V1_CREATE_ACTION = "mediapackage:CreateHarvestJob"
+MEDIAPACKAGE_V1_DESCRIBE_ACTION = "mediapackage:DescribeHarvestJob"
 V1_ENDPOINT_READ_ACTION = "mediapackage:DescribeOriginEndpoint"
 MEDIAPACKAGE_V1_PRINCIPAL = "mediapackage.amazonaws.com"
 EVENTS_ACTIONS = (
@@ -89,6 +98,7 @@ class HarvestJobProvider(Construct):
         stack = Stack.of(self)
         self.stack = stack
         self._endpoints: set[tuple[str, str, str]] = set()
+        self._granted_arns: set[tuple[str, str]] = set()  # (statement, ARN): each ARN once per statement
         # By (bucket, channel group, channel, endpoint): one statement for the jobs that match.
         self._bucket_statements: dict[tuple[s3.IBucket, str, str, str], _BucketStatement] = {}
         self._v1_statement: iam.PolicyStatement | None = None
@@ -114,6 +124,7 @@ class HarvestJobProvider(Construct):
         # Filled in by grant_endpoint as jobs register; every job registers before synthesis. Added to the role
         # with the first endpoint, so a stack of v1 jobs only has no v2 statement (one without resources).
         self._mediapackage_statement = iam.PolicyStatement(actions=list(MEDIAPACKAGE_ACTIONS))
+        self._tagging_statement = iam.PolicyStatement(actions=list(TAGGING_ACTIONS))
         self._endpoint_read_statement = iam.PolicyStatement(actions=list(ENDPOINT_READ_ACTIONS))
         self._v1_endpoint_read_statement: iam.PolicyStatement | None = None
         self._v1_endpoints: set[str] = set()
@@ -170,21 +181,28 @@ class HarvestJobProvider(Construct):
         )
 
     def grant_endpoint(self, channel_group_name: str, channel_name: str, origin_endpoint_name: str) -> None:
-        """Let the handler manage harvest jobs of this origin endpoint (once per distinct endpoint)."""
+        """Let the handler manage harvest jobs of this origin endpoint (once per distinct endpoint): the job
+        actions on its channel group, channel, endpoint and jobs, tagging on its jobs, the reads on the first three.
+        """
         key = (channel_group_name, channel_name, origin_endpoint_name)
         if key in self._endpoints:
             return
         if not self._endpoints:
             self.role.add_to_principal_policy(self._mediapackage_statement)
+            self.role.add_to_principal_policy(self._tagging_statement)
             self.role.add_to_principal_policy(self._endpoint_read_statement)
             self._route_job_events(V2_EVENT_SOURCE)
         self._endpoints.add(key)
-        stack = self.stack
-        self._endpoint_read_statement.add_resources(
-            origin_endpoint_arn(*key, partition=stack.partition, region=stack.region, account=stack.account)
+        arn_parts = {"partition": self.stack.partition, "region": self.stack.region, "account": self.stack.account}
+        jobs = harvest_job_arn_pattern(*key, **arn_parts)
+        parents = (
+            channel_group_arn(channel_group_name, **arn_parts),
+            channel_arn(channel_group_name, channel_name, **arn_parts),
+            origin_endpoint_arn(*key, **arn_parts),
         )
-        jobs = harvest_job_arn_pattern(*key, partition=stack.partition, region=stack.region, account=stack.account)
-        self._mediapackage_statement.add_resources(jobs)
+        self._add_resources("jobs", self._mediapackage_statement, (*parents, jobs))
+        self._add_resources("tagging", self._tagging_statement, (jobs,))
+        self._add_resources("reads", self._endpoint_read_statement, parents)
         self._acknowledge_wildcard(
             jobs,
             "Harvest job names are derived at deploy time (one per request, so a replacement never collides), so "
@@ -260,6 +278,13 @@ class HarvestJobProvider(Construct):
         )
         self.permission.node.add_dependency(events_permission)
 
+    def _add_resources(self, label: str, statement: iam.PolicyStatement, arns: tuple[str, ...]) -> None:
+        """Add each ARN to ``statement`` once, however many endpoints share its channel group or channel."""
+        for arn in arns:
+            if (label, arn) not in self._granted_arns:
+                self._granted_arns.add((label, arn))
+                statement.add_resources(arn)
+
     def _acknowledge_wildcard(self, arn: str, reason: str) -> None:
         """Acknowledge cdk-nag's AwsSolutions-IAM5 finding for one wildcard resource of the role, with why."""
         policy = self.role.node.try_find_child("DefaultPolicy")
@@ -289,9 +314,10 @@ class HarvestJobProvider(Construct):
     def grant_v1_job(self, role: iam.IRole) -> None:
         """Let the handler create and describe MediaPackage v1 harvest jobs, and pass ``role`` to MediaPackage.
 
-        v1 job ARNs (``harvest_jobs/<id>``) say nothing of the endpoint, and an Id may be derived at deploy
-        time, so the MediaPackage statement covers ``harvest_jobs/*`` of the stack's account and Region.
-        ``iam:PassRole`` names each role a v1 job writes with, and only for MediaPackage.
+        v1's CreateHarvestJob has no resource-level permissions, so IAM only ever matches it against ``*``.
+        DescribeHarvestJob has: v1 job ARNs (``harvest_jobs/<id>``) say nothing of the endpoint, and an Id may be
+        derived at deploy time, so it covers ``harvest_jobs/*`` of the stack's account and Region. ``iam:PassRole``
+        names each role a v1 job writes with, and only for MediaPackage.
         """
         stack = self.stack
         if self._v1_statement is None:
@@ -301,22 +327,27 @@ class HarvestJobProvider(Construct):
                 resource_name="*",
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,
             )
-            self._v1_statement = iam.PolicyStatement(actions=list(MEDIAPACKAGE_V1_ACTIONS), resources=[jobs_arn])
+            self._v1_statement = iam.PolicyStatement(actions=[MEDIAPACKAGE_V1_DESCRIBE_ACTION], resources=[jobs_arn])
+            v1_create = iam.PolicyStatement(actions=[MEDIAPACKAGE_V1_CREATE_ACTION], resources=["*"])
             self._v1_pass_role_statement = iam.PolicyStatement(
                 actions=["iam:PassRole"],
                 conditions={"StringEquals": {"iam:PassedToService": MEDIAPACKAGE_V1_PRINCIPAL}},
             )
+            self.role.add_to_principal_policy(v1_create)
             self.role.add_to_principal_policy(self._v1_statement)
             self.role.add_to_principal_policy(self._v1_pass_role_statement)
             self._route_job_events(V1_EVENT_SOURCE)
-            policy = self.role.node.try_find_child("DefaultPolicy")
-            Validations.of(policy or self.role).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{nag_arn(jobs_arn, stack)}]",
-                    reason="MediaPackage v1 harvest job ARNs (harvest_jobs/<id>) name no channel or endpoint, and an "
-                    "Id left to the handler is only known at deploy time; the actions are only CreateHarvestJob "
-                    "and DescribeHarvestJob, in this stack's account and Region.",
-                )
+            self._acknowledge_wildcard(
+                jobs_arn,
+                "MediaPackage v1 harvest job ARNs (harvest_jobs/<id>) name no channel or endpoint, and an Id left "
+                "to the handler is only known at deploy time; the action is only DescribeHarvestJob, in this "
+                "stack's account and Region.",
+            )
+            self._acknowledge_wildcard(
+                "*",
+                "MediaPackage v1's CreateHarvestJob supports no resource-level permissions (the Service "
+                "Authorization Reference lists no resource type for it), so IAM matches it only against '*'; "
+                "it is the only action granted on '*', and the job's role is limited by iam:PassRole below.",
             )
         key = stack.resolve(role.role_arn)
         key_text = key if isinstance(key, str) else repr(key)

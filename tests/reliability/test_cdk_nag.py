@@ -18,7 +18,7 @@ from aws_cdk import Acknowledgment, App, Duration, RemovalPolicy, Stack, Validat
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
-from mediapackage_harvest import HarvestJob
+from mediapackage_harvest import HarvestJob, MediaPackageV1HarvestJob
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
 from tests.reliability.faults import FaultRehearsal
 from tests.reliability.helpers import REHEARSAL_START, Stacks
@@ -40,7 +40,8 @@ def violations(outdir: Path) -> list[dict[str, Any]]:
 
 
 def several_jobs(app: App, *, unlogged_bucket: bool = False) -> Stack:
-    """Jobs on three origin endpoints, into an app-owned bucket (access-logged) and a bucket named by string."""
+    """v2 jobs on three origin endpoints, into an app-owned bucket (access-logged) and a bucket named by string, and
+    a v1 job (whose CreateHarvestJob IAM matches only against '*')."""
     stack = Stack(app, "SeveralJobs")
     stack.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)  # as the example app does
     logs = s3.Bucket(
@@ -79,6 +80,16 @@ def several_jobs(app: App, *, unlogged_bucket: bool = False) -> Stack:
             tags={"clip": str(index)},
             timeout=Duration.minutes(20),
         )
+    MediaPackageV1HarvestJob(
+        stack,
+        "LegacyClip",
+        origin_endpoint_id="legacy-hls",
+        start_time=START,
+        end_time=START + timedelta(minutes=30),
+        destination_bucket=bucket,
+        manifest_key="legacy/index.m3u8",
+        timeout=Duration.minutes(20),
+    )
     if unlogged_bucket:
         s3.Bucket(stack, "Unlogged", enforce_ssl=True)
     return stack
@@ -160,25 +171,34 @@ def test_every_acknowledgment_says_why(nagged: tuple[Stack, dict[str, Any], Path
     construct_findings = [f for f in found if "MediaPackageHarvestProvider" in f]
     assert len([f for f in construct_findings if ":events:" in f]) == 1
     assert len([f for f in construct_findings if "/harvestJob/*" in f]) == 3 * 2  # 3 endpoints on 2 channels
+    # v1: DescribeHarvestJob on the account's v1 jobs, CreateHarvestJob on '*' (no resource-level permissions).
+    assert len([f for f in construct_findings if ":harvest_jobs/*" in f]) == 1
+    assert len([f for f in construct_findings if f.endswith("AwsSolutions-IAM5[Resource::*]")]) == 1
     for finding, reason in found.items():
         assert len(reason.split()) >= REASON_MIN_WORDS, f"{finding}: {reason!r}"
 
 
 def test_no_mediapackage_action_on_a_star(nagged: tuple[Stack, dict[str, Any], Path]) -> None:
-    """Job actions on the jobs of the stack's endpoints; the preflight's reads on exactly those endpoints."""
+    """Job actions on the stack's channel groups, channels, endpoints and their jobs; tagging on the jobs; the
+    preflight's reads on exactly those endpoints and their parents."""
     _, template, _ = nagged
     statements = mediapackage_statements(template)
     assert statements
     reads = {"mediapackagev2:GetOriginEndpoint", "mediapackagev2:GetOriginEndpointPolicy"}
+    tagging = {"mediapackagev2:TagResource", "mediapackagev2:UntagResource"}
     for statement in statements:
-        reading = set(_list(statement["Action"])) == reads
+        actions = set(_list(statement["Action"]))
         for resource in _list(statement["Resource"]):
             assert resource != "*"
             text = json.dumps(resource)
-            assert ":channelGroup/live/channel/channel-" in text
-            assert ("*" not in text and "/originEndpoint/" in text) if reading else "/harvestJob/*" in text
+            assert ":channelGroup/live" in text
+            if actions == tagging:
+                assert text.endswith('/harvestJob/*"]]}')
+            elif "*" in text:
+                assert actions != reads and text.endswith('/harvestJob/*"]]}')
     read_statements = [s for s in statements if set(_list(s["Action"])) == reads]
-    assert len(read_statements) == 1 and len(_list(read_statements[0]["Resource"])) == 3 * 2  # 3 endpoints, 2 channels
+    # 1 channel group, 2 channels and 3 endpoints on each
+    assert len(read_statements) == 1 and len(_list(read_statements[0]["Resource"])) == 1 + 2 + 3 * 2
 
 
 # The calls the role allows -------------------------------------------------------------------------------------
