@@ -26,7 +26,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mediapackage_harvest import HarvestJob
-from mediapackage_harvest.spec import parse_timestamp
+from mediapackage_harvest.contract.spec import parse_timestamp
 
 # Also in cdk.json; here so that `python app.py` alone synthesizes the same template.
 DEFAULTS = {

@@ -28,7 +28,7 @@ from harvest_handler.cfn_event import CloudFormationCustomResourceEvent
 from harvest_handler.cfn_response import put_response, response_body
 from harvest_handler.crhelper_resource import LambdaContext
 from harvest_handler.mediapackage_v2 import MediaPackageV2
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
 DEFAULT_QUERY_INTERVAL = 5.0  # Provider(query_interval=Duration.seconds(5)), the default

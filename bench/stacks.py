@@ -8,7 +8,8 @@ from pathlib import Path
 from aws_cdk import App, CustomResource, Duration, Stack
 from aws_cdk import aws_s3 as s3
 
-from mediapackage_harvest import HarvestJob, spec
+from mediapackage_harvest import HarvestJob
+from mediapackage_harvest.contract import spec
 
 WINDOW_START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=30)

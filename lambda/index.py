@@ -22,7 +22,7 @@ from harvest_handler.crhelper_resource import POLL_FLAG, Function, LambdaContext
 from harvest_handler.logs import logger
 from harvest_handler.mediapackage_v1 import MediaPackageV1
 from harvest_handler.mediapackage_v2 import MediaPackageV2
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 
 Dispatcher = Callable[[lifecycle.Invocation], Outcome]
 

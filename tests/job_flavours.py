@@ -16,8 +16,8 @@ from mediapackage_harvest import (
     InvalidProperties,
     InvalidV1HarvestJob,
     MediaPackageV1HarvestJob,
-    spec,
 )
+from mediapackage_harvest.contract import spec
 from mediapackage_harvest.harvest_job import PROPS_BY_FIELD
 from mediapackage_harvest.props import PropsByField
 from mediapackage_harvest.v1_harvest_job import V1_PROPS_BY_FIELD

@@ -15,7 +15,7 @@ from aws_cdk.assertions import Template
 from mediapackage_harvest import bundling
 from mediapackage_harvest.provider import HarvestJobProvider
 
-SPEC = Path(bundling.__file__).parent / "spec.py"
+CONTRACT = Path(bundling.__file__).parent / "contract"
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,13 @@ def test_asset_layout(asset: Path) -> None:
     assert (asset / "harvest_handler" / "__init__.py").is_file()
     if (bundling.handler_source_dir() / "index.py").exists():
         assert (asset / "index.py").is_file()
-    assert (asset / "mediapackage_harvest" / "spec.py").read_bytes() == SPEC.read_bytes()
-    init = (asset / "mediapackage_harvest" / "__init__.py").read_text()
-    assert "import" not in init  # the real package __init__ needs aws_cdk, which Lambda does not have
+    # The contract package travels as the folder it is; nothing else of the library does (its __init__ needs
+    # aws_cdk, which Lambda does not have): mediapackage_harvest is a namespace package in the asset.
+    contract = sorted(p.relative_to(CONTRACT) for p in CONTRACT.rglob("*.py") if "__pycache__" not in p.parts)
+    assert contract and all(
+        (asset / "mediapackage_harvest" / "contract" / p).read_bytes() == (CONTRACT / p).read_bytes() for p in contract
+    )
+    assert sorted(p.name for p in (asset / "mediapackage_harvest").iterdir()) == ["contract"]
     assert (asset / "crhelper" / "__init__.py").is_file()
     assert (asset / "aws_lambda_powertools" / "__init__.py").is_file()
     assert (asset / "typing_extensions.py").is_file()
@@ -66,15 +70,18 @@ def test_asset_has_no_byte_code_or_metadata(asset: Path) -> None:
 
 
 def test_asset_imports_on_its_own(asset: Path) -> None:
-    """Everything resolves from the asset, not from the synthesizing environment (no aws_cdk needed)."""
+    """Everything resolves from the asset, not from the synthesizing environment (no aws_cdk, no library: in
+    Lambda, ``mediapackage_harvest`` is the asset's namespace package holding only the contract)."""
     probe = (
-        "import sys; sys.path.insert(0, sys.argv[1]); sys.modules['aws_cdk'] = None\n"
-        "from mediapackage_harvest import spec\n"
+        "import sys; asset, library = sys.argv[1], sys.argv[2]\n"
+        "sys.path = [asset] + [p for p in sys.path if p != library]; sys.modules['aws_cdk'] = None\n"
+        "from mediapackage_harvest.contract import resource_policy, services, spec\n"
         "import crhelper, aws_lambda_powertools, typing_extensions\n"
-        "for module in (spec, crhelper, aws_lambda_powertools, typing_extensions):\n"
-        "    assert module.__file__.startswith(sys.argv[1]), module.__file__\n"
+        "for module in (spec, services, resource_policy, crhelper, aws_lambda_powertools, typing_extensions):\n"
+        "    assert module.__file__.startswith(asset), module.__file__\n"
     )
-    subprocess.run([sys.executable, "-B", "-c", probe, str(asset)], check=True, cwd=asset.parent)
+    library = str(Path(bundling.__file__).resolve().parents[1])
+    subprocess.run([sys.executable, "-B", "-c", probe, str(asset), library], check=True, cwd=asset.parent)
 
 
 @pytest.mark.skipif(

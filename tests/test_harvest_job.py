@@ -18,8 +18,8 @@ from mediapackage_harvest import (
     HarvestJobProvider,
     harvester_origin_endpoint_policy_statement,
     origin_endpoint_arn,
-    spec,
 )
+from mediapackage_harvest.contract import spec
 from tests.template_values import as_list, flat
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)

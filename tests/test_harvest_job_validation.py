@@ -12,7 +12,8 @@ import pytest
 from aws_cdk import CfnParameter, Fn, Stack
 from aws_cdk.assertions import Template
 
-from mediapackage_harvest import HarvestJob, InvalidHarvestJob, spec
+from mediapackage_harvest import HarvestJob, InvalidHarvestJob
+from mediapackage_harvest.contract import spec
 from tests.job_flavours import V2, assert_refused
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)

@@ -16,7 +16,8 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint
 
-from mediapackage_harvest import HarvestJob, InvalidHarvestJob, MediaPackageV1HarvestJob, spec
+from mediapackage_harvest import HarvestJob, InvalidHarvestJob, MediaPackageV1HarvestJob
+from mediapackage_harvest.contract import spec
 from mediapackage_harvest.v1_harvest_job import InvalidV1HarvestJob
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)

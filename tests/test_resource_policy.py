@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import Stack
 
 from mediapackage_harvest import harvester_origin_endpoint_policy_statement
-from mediapackage_harvest.resource_policy import allows
+from mediapackage_harvest.contract.resource_policy import allows
 
 HARVESTER = "mediapackagev2.amazonaws.com"
 ENDPOINT = "arn:aws:mediapackagev2:us-east-1:123456789012:channelGroup/live/channel/main/originEndpoint/hls"

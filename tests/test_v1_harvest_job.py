@@ -13,7 +13,8 @@ from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint
 
-from mediapackage_harvest import RESOURCE_TYPE, V1_RESOURCE_TYPE, MediaPackageV1HarvestJob, spec
+from mediapackage_harvest import RESOURCE_TYPE, V1_RESOURCE_TYPE, MediaPackageV1HarvestJob
+from mediapackage_harvest.contract import spec
 from tests.template_values import as_list, flat
 from tests.v1.v1_stacks import END, GIVEN_ROLE_ARN, START, mixed_stack, template_json
 

@@ -13,7 +13,8 @@ from aws_cdk import App, CfnParameter, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from mediapackage_harvest import InvalidV1HarvestJob, MediaPackageV1HarvestJob, spec
+from mediapackage_harvest import InvalidV1HarvestJob, MediaPackageV1HarvestJob
+from mediapackage_harvest.contract import spec
 from tests.job_flavours import V1, assert_refused
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)

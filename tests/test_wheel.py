@@ -104,7 +104,7 @@ def test_the_wheel_ships_the_handler_inside_the_package_and_nothing_at_top_level
     top_level = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top_level == {"mediapackage_harvest"}
     assert "mediapackage_harvest/_lambda/index.py" in names
-    assert "mediapackage_harvest/spec.py" in names
+    assert "mediapackage_harvest/contract/spec.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 
@@ -219,7 +219,7 @@ def test_a_consumer_project_synthesizes_rehearses_and_type_checks_with_the_insta
     assert types.count("AWS::Lambda::Function") == 1
     (asset,) = [p for p in out.glob("asset.*") if p.is_dir()]
     assert (asset / "index.py").is_file()
-    assert (asset / "mediapackage_harvest" / "spec.py").is_file()
+    assert (asset / "mediapackage_harvest" / "contract" / "spec.py").is_file()
     assert (asset / "crhelper").is_dir()
     where = subprocess.run(
         [python, "-c", "import mediapackage_harvest as m; print(m.__file__, m.__version__)"],

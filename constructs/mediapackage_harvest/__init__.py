@@ -38,7 +38,7 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from mediapackage_harvest.spec import RESOURCE_TYPE, V1_RESOURCE_TYPE, InvalidProperties, Violation
+from mediapackage_harvest.contract.spec import RESOURCE_TYPE, V1_RESOURCE_TYPE, InvalidProperties, Violation
 
 if TYPE_CHECKING:
     from mediapackage_harvest.harvest_job import HarvestJob, InvalidHarvestJob

@@ -1,11 +1,11 @@
 """The handler's Lambda asset, built locally: no Docker, no network, the same bytes on every machine.
 
 The asset is the handler's own ``*.py`` (``index.py``, the entry module, and the ``harvest_handler`` package),
-the shared ``spec.py`` and ``resource_policy.py`` (in ``mediapackage_harvest/``, under a generated
-``__init__.py`` because the real one imports ``aws_cdk``), and the pure-Python distributions the handler needs
-beside the boto3 that the Lambda runtime provides, copied from the synthesizing environment. The asset hash is
-computed from those inputs rather than from the built folder, so it does not change with ``__pycache__``, file
-times or the machine that synthesizes.
+the contract package it shares with the construct (``mediapackage_harvest/contract/``, copied as the folder it is;
+``mediapackage_harvest`` stays an implicit namespace package in the asset, since the library's own ``__init__``
+needs ``aws_cdk``), and the pure-Python distributions the handler needs beside the boto3 that the Lambda runtime
+provides, copied from the synthesizing environment. The asset hash is computed from those inputs rather than
+from the built folder, so it does not change with ``__pycache__``, file times or the machine that synthesizes.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from aws_cdk import aws_lambda as lambda_
 # Pure-Python distributions the handler imports (jmespath, which Powertools needs, comes with the runtime's boto3).
 VENDORED_DISTRIBUTIONS = ("crhelper", "aws-lambda-powertools", "typing-extensions")
 # Bump when the asset's layout changes, so that deployed functions get the new layout.
-_LAYOUT_VERSION = "2"
+_LAYOUT_VERSION = "3"
 _PACKAGE_DIR = Path(__file__).parent
-_SHARED_MODULES = ("spec.py", "resource_policy.py")
-_GENERATED_INIT = '"""The handler\'s copy of the shared property contract (see spec.py)."""\n'
+CONTRACT_DIR = _PACKAGE_DIR / "contract"
+CONTRACT_IN_ASSET = PurePath("mediapackage_harvest", "contract")
 
 
 def handler_source_dir() -> Path:
@@ -42,11 +42,8 @@ def build_asset(output_dir: Path) -> None:
     source = handler_source_dir()
     for relative in _handler_files(source):
         _copy(source / relative, output_dir / relative)
-    package = output_dir / "mediapackage_harvest"
-    package.mkdir(parents=True, exist_ok=True)
-    (package / "__init__.py").write_text(_GENERATED_INIT)
-    for name in _SHARED_MODULES:
-        _copy(_PACKAGE_DIR / name, package / name)
+    for relative in _python_files(CONTRACT_DIR):
+        _copy(CONTRACT_DIR / relative, output_dir / CONTRACT_IN_ASSET / relative)
     for name in VENDORED_DISTRIBUTIONS:
         distribution = _distribution(name)
         for relative in _distribution_files(distribution):
@@ -58,7 +55,9 @@ def asset_hash() -> str:
     digest = hashlib.sha256(f"layout {_LAYOUT_VERSION}\n".encode())
     source = handler_source_dir()
     sources = [(f"handler/{p.as_posix()}", source / p) for p in _handler_files(source)]
-    sources += [(f"mediapackage_harvest/{name}", _PACKAGE_DIR / name) for name in _SHARED_MODULES]
+    sources += [
+        (f"{CONTRACT_IN_ASSET.as_posix()}/{p.as_posix()}", CONTRACT_DIR / p) for p in _python_files(CONTRACT_DIR)
+    ]
     for label, path in sources:
         # Line endings normalized: a Windows checkout (autocrlf) must not change the hash.
         content = path.read_bytes().replace(b"\r\n", b"\n")
@@ -96,7 +95,12 @@ def _handler_files(source: Path) -> list[PurePath]:
     """The handler's ``*.py`` relative to its folder, sorted, without ``__pycache__``."""
     if not source.is_dir():
         raise FileNotFoundError(f"handler source folder not found: {source}")
-    return sorted(p.relative_to(source) for p in source.rglob("*.py") if p.is_file() and "__pycache__" not in p.parts)
+    return _python_files(source)
+
+
+def _python_files(folder: Path) -> list[PurePath]:
+    """The ``*.py`` below ``folder``, relative to it, sorted, without ``__pycache__``."""
+    return sorted(p.relative_to(folder) for p in folder.rglob("*.py") if p.is_file() and "__pycache__" not in p.parts)
 
 
 def _distribution(name: str) -> metadata.Distribution:

@@ -12,7 +12,8 @@ from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IDependable
 
-from mediapackage_harvest import long_wait, spec
+from mediapackage_harvest import long_wait
+from mediapackage_harvest.contract import spec
 from mediapackage_harvest.origin_endpoint import BOTH_FIELD, ENDPOINT_FIELD, resolve_endpoint
 from mediapackage_harvest.props import (
     DEFAULT_TIMEOUT,

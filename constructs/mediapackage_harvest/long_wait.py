@@ -27,7 +27,7 @@ from typing import Any
 from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Stack
 from constructs import Construct
 
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 
 # How long CloudFormation waits for the result resource (one GetHarvestJob).
 RESULT_SERVICE_TIMEOUT = Duration.minutes(5)

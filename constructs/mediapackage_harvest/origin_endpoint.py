@@ -22,7 +22,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from constructs import Construct, IConstruct
 
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 from mediapackage_harvest.policies import harvester_origin_endpoint_policy_statement
 
 # Violation fields for the endpoint itself (the custom resource has no such property); harvest_job.py maps them

@@ -11,7 +11,7 @@ from __future__ import annotations
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-MEDIAPACKAGE_V2_PRINCIPAL = "mediapackagev2.amazonaws.com"
+from mediapackage_harvest.contract.services import V2
 
 
 def channel_group_arn(
@@ -92,7 +92,7 @@ def harvester_origin_endpoint_policy_statement(
     account = account or Aws.ACCOUNT_ID
     return iam.PolicyStatement(
         sid="AllowMediaPackageHarvester",
-        principals=[iam.ServicePrincipal(MEDIAPACKAGE_V2_PRINCIPAL)],
+        principals=[iam.ServicePrincipal(V2.principal)],
         actions=["mediapackagev2:HarvestObject", "mediapackagev2:GetObject"],
         resources=[
             origin_endpoint_arn(
@@ -128,7 +128,7 @@ def harvester_bucket_policy_statement(
         channel_group_name, channel_name, origin_endpoint_name, partition=partition, region=region, account=account
     )
     return iam.PolicyStatement(
-        principals=[iam.ServicePrincipal(MEDIAPACKAGE_V2_PRINCIPAL)],
+        principals=[iam.ServicePrincipal(V2.principal)],
         actions=["s3:PutObject"],
         resources=[destination_objects_arn(bucket_arn, destination_path)],
         conditions={

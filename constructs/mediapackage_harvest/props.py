@@ -22,7 +22,7 @@ from weakref import WeakKeyDictionary
 from aws_cdk import Duration, Token
 from constructs import Construct
 
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 
 DEFAULT_TIMEOUT = Duration.hours(1)
 

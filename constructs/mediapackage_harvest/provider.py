@@ -22,8 +22,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mediapackage_harvest import spec
 from mediapackage_harvest.bundling import handler_code
+from mediapackage_harvest.contract import services, spec
 from mediapackage_harvest.policies import (
     channel_arn,
     channel_group_arn,
@@ -55,7 +55,6 @@ ENDPOINT_READ_ACTIONS = ("mediapackagev2:GetOriginEndpoint", "mediapackagev2:Get
 MEDIAPACKAGE_V1_CREATE_ACTION = "mediapackage:CreateHarvestJob"
 MEDIAPACKAGE_V1_DESCRIBE_ACTION = "mediapackage:DescribeHarvestJob"
 V1_ENDPOINT_READ_ACTION = "mediapackage:DescribeOriginEndpoint"
-MEDIAPACKAGE_V1_PRINCIPAL = "mediapackage.amazonaws.com"
 EVENTS_ACTIONS = (
     "events:PutRule",
     "events:PutTargets",
@@ -64,7 +63,6 @@ EVENTS_ACTIONS = (
     "events:DescribeRule",
     "events:ListTargetsByRule",  # a job's event finds the request waiting on the job (harvest_handler.job_events)
 )
-V2_EVENT_SOURCE, V1_EVENT_SOURCE = "aws.mediapackagev2", "aws.mediapackage"  # keys of spec.JOB_EVENTS
 
 
 class _BucketStatement(NamedTuple):
@@ -104,7 +102,7 @@ class HarvestJobProvider(Construct):
         self._v1_statement: iam.PolicyStatement | None = None
         self._v1_pass_role_statement: iam.PolicyStatement | None = None
         self._v1_roles: set[str] = set()
-        self._event_sources: list[str] = []
+        self._event_flavours: list[services.Flavour] = []
         self.job_events_rule: events.CfnRule | None = None
 
         self.log_group = logs.LogGroup(
@@ -191,7 +189,7 @@ class HarvestJobProvider(Construct):
             self.role.add_to_principal_policy(self._mediapackage_statement)
             self.role.add_to_principal_policy(self._tagging_statement)
             self.role.add_to_principal_policy(self._endpoint_read_statement)
-            self._route_job_events(V2_EVENT_SOURCE)
+            self._route_job_events(services.V2)
         self._endpoints.add(key)
         arn_parts = {"partition": self.stack.partition, "region": self.stack.region, "account": self.stack.account}
         jobs = harvest_job_arn_pattern(*key, **arn_parts)
@@ -245,16 +243,16 @@ class HarvestJobProvider(Construct):
         self._bucket_statements[key] = _BucketStatement(statement, bucket.policy, bucket_arn)
         return bucket.policy
 
-    def _route_job_events(self, source: str) -> None:
-        """Send MediaPackage's harvest-job events of ``source`` (a flavour the stack uses) to the handler: one rule
+    def _route_job_events(self, flavour: services.Flavour) -> None:
+        """Send MediaPackage's harvest-job events of ``flavour`` (one the stack uses) to the handler: one rule
         and one invoke permission per stack, made with the first job; every job waits for both (by way of the
         polling permission it already waits for), so no job ends before its events can reach the handler."""
-        if source in self._event_sources:
+        if flavour in self._event_flavours:
             return
-        self._event_sources.append(source)
+        self._event_flavours.append(flavour)
         pattern = {
-            "source": list(self._event_sources),
-            "detail-type": [spec.JOB_EVENTS[name] for name in self._event_sources],
+            "source": [f.event_source for f in self._event_flavours],
+            "detail-type": [f.event_detail_type for f in self._event_flavours],
         }
         if self.job_events_rule is not None:
             self.job_events_rule.event_pattern = pattern
@@ -331,12 +329,12 @@ class HarvestJobProvider(Construct):
             v1_create = iam.PolicyStatement(actions=[MEDIAPACKAGE_V1_CREATE_ACTION], resources=["*"])
             self._v1_pass_role_statement = iam.PolicyStatement(
                 actions=["iam:PassRole"],
-                conditions={"StringEquals": {"iam:PassedToService": MEDIAPACKAGE_V1_PRINCIPAL}},
+                conditions={"StringEquals": {"iam:PassedToService": services.V1.principal}},
             )
             self.role.add_to_principal_policy(v1_create)
             self.role.add_to_principal_policy(self._v1_statement)
             self.role.add_to_principal_policy(self._v1_pass_role_statement)
-            self._route_job_events(V1_EVENT_SOURCE)
+            self._route_job_events(services.V1)
             self._acknowledge_wildcard(
                 jobs_arn,
                 "MediaPackage v1 harvest job ARNs (harvest_jobs/<id>) name no channel or endpoint, and an Id left "

@@ -11,10 +11,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
+from mediapackage_harvest.contract.services import V1
 from mediapackage_harvest.harvest_job import InvalidHarvestJob
 from mediapackage_harvest.props import DEFAULT_TIMEOUT, PropsByField, Rendering, is_unresolved, raise_if_invalid
-from mediapackage_harvest.provider import MEDIAPACKAGE_V1_PRINCIPAL, HarvestJobProvider, nag_arn
+from mediapackage_harvest.provider import HarvestJobProvider, nag_arn
 from mediapackage_harvest.synth_clock import warn_v1
 
 # Custom resource property paths (spec's v1 field names) -> the Python prop a user wrote; most specific first.
@@ -184,7 +185,7 @@ class MediaPackageV1HarvestJob(Construct):
             self,
             "WriterRole",
             description="cdk-mediapackage-harvest: MediaPackage v1 writes a harvest job's files to S3",
-            assumed_by=iam.ServicePrincipal(MEDIAPACKAGE_V1_PRINCIPAL).with_conditions(
+            assumed_by=iam.ServicePrincipal(V1.principal).with_conditions(
                 {"StringEquals": {"aws:SourceAccount": stack.account}, "ArnLike": {"aws:SourceArn": jobs}}
             ),
         )

@@ -1,7 +1,7 @@
 """A MediaPackage harvest-job event from EventBridge: answer the request waiting on that job the moment it ends.
 
 One rule per stack routes MediaPackage v2 (``MediaPackageV2 HarvestJob Notification``) and v1 (``MediaPackage
-HarvestJob Notification``) events to the handler (``spec.JOB_EVENTS``). Delivery is best effort (late, twice, out
+HarvestJob Notification``) events to the handler (``contract.services``). Delivery is best effort (late, twice, out
 of order, or never) and the v2 detail is undocumented, so an event only says WHICH job to look at: the job comes
 from the event's ``resources`` (v1: ``detail.harvest_job.arn`` first), its status from the service itself
 (GetHarvestJob / DescribeHarvestJob), never from the event.
@@ -33,9 +33,9 @@ from harvest_handler.lifecycle import ACTIVE, EVENT_MESSAGE_KEY, HarvestService,
 from harvest_handler.logs import logger, quiet_libraries
 from harvest_handler.mediapackage_v1 import MediaPackageV1
 from harvest_handler.mediapackage_v2 import MediaPackageV2
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import services, spec
 
-V2_SOURCE, V1_SOURCE = "aws.mediapackagev2", "aws.mediapackage"
+V2_SOURCE, V1_SOURCE = services.V2.event_source, services.V1.event_source
 SERVICES: dict[str, Callable[[], HarvestService]] = {V2_SOURCE: MediaPackageV2, V1_SOURCE: MediaPackageV1}
 RunPoll = Callable[[dict[str, Any], LambdaContext], object]
 MESSAGE_MAX = 512  # more than a Reason can show; keeps the poll small
@@ -83,7 +83,11 @@ def handle(event: Mapping[str, Any], context: LambdaContext, run_poll: RunPoll) 
 def job_of(event: Mapping[str, Any]) -> tuple[str, HarvestService] | None:
     """The job ARN an event is about and its service flavour; None for anything else or anything malformed."""
     source = event.get("source")
-    if not isinstance(source, str) or source not in SERVICES or spec.JOB_EVENTS[source] != event.get("detail-type"):
+    if (
+        not isinstance(source, str)
+        or source not in SERVICES
+        or services.BY_EVENT_SOURCE[source].event_detail_type != event.get("detail-type")
+    ):
         return None
     service = SERVICES[source]()
     candidates: list[object] = []

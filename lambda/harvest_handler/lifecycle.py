@@ -41,7 +41,7 @@ from harvest_handler.crhelper_resource import (
     Succeeded,
 )
 from harvest_handler.logs import logger
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 
 INLINE_WATCH_SECONDS = 8.0  # events answer after that; a short watch keeps GetHarvestJob calls few
 DEADLINE_MARGIN_SECONDS = 30.0  # CloudFormation gives up at start + Timeout: cancel and answer before that

@@ -43,7 +43,7 @@ from harvest_handler.crhelper_resource import (
     rule_prefix,
 )
 from harvest_handler.logs import logger
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 
 if TYPE_CHECKING:
     from harvest_handler.lifecycle import HarvestService, Invocation, Job

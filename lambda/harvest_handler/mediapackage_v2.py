@@ -20,7 +20,7 @@ from harvest_handler import aws_clients, preflight
 from harvest_handler.cfn_response import error_code
 from harvest_handler.lifecycle import Job, JobStatus, NameInUse, QuotaExceeded
 from harvest_handler.logs import logger
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 
 if TYPE_CHECKING:
     from mypy_boto3_mediapackagev2 import Mediapackagev2Client

@@ -16,9 +16,10 @@ from typing import Any
 
 from harvest_handler.cfn_response import cause_of, error_code
 from harvest_handler.logs import logger
-from mediapackage_harvest import resource_policy, spec
+from mediapackage_harvest.contract import resource_policy, spec
+from mediapackage_harvest.contract.services import V2
 
-HARVESTER = "mediapackagev2.amazonaws.com"
+HARVESTER = V2.principal
 HARVEST_ACTION = "mediapackagev2:HarvestObject"
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NotFoundException"})
 GRANT_FIX = "pass origin_endpoint= to HarvestJob or add harvester_origin_endpoint_policy_statement(...) to its policy"

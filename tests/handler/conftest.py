@@ -21,7 +21,7 @@ from moto.server import ThreadedMotoServer  # noqa: E402
 
 from harvest_handler import aws_clients  # noqa: E402
 from harvest_handler import clock as handler_clock  # noqa: E402
-from mediapackage_harvest import spec  # noqa: E402
+from mediapackage_harvest.contract import spec  # noqa: E402
 from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint  # noqa: E402
 from tests.handler.fakes import RULE_PREFIX, FakeClock, Harness  # noqa: E402
 

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from harvest_handler.crhelper_resource import InProgress, SafeCfnResource, Succeeded
-from mediapackage_harvest.spec import POLL_RULE_PREFIX_ENV
+from mediapackage_harvest.contract.spec import POLL_RULE_PREFIX_ENV
 from tests.handler.fakes import RULE_PREFIX, START, Harness, LambdaContext, with_properties
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -10,7 +10,7 @@ import string
 
 import pytest
 
-from mediapackage_harvest.spec import POLL_RULE_PREFIX_ENV as RULE_PREFIX_ENV
+from mediapackage_harvest.contract.spec import POLL_RULE_PREFIX_ENV as RULE_PREFIX_ENV
 from tests.handler.fakes import (
     INLINE_CHECKS,
     RULE_PREFIX,

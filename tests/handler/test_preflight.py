@@ -15,7 +15,7 @@ import pytest
 
 import index
 from harvest_handler import aws_clients
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint
 from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
 from mediapackage_harvest.rehearsal.scenario import EndpointScript, Fault, JobScript, Scenario

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from aws_cdk import App, Duration, Stack
 
-from mediapackage_harvest import InvalidHarvestJob, spec
+from mediapackage_harvest import InvalidHarvestJob
+from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
 from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
 from mediapackage_harvest.rehearsal.lambda_runtime import poll_period_seconds

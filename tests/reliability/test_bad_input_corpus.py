@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from aws_cdk import App, Duration, Stack
 
-from mediapackage_harvest import HarvestJob, InvalidHarvestJob, spec
+from mediapackage_harvest import HarvestJob, InvalidHarvestJob
+from mediapackage_harvest.contract import spec
 from mediapackage_harvest.harvest_job import render_properties
 from mediapackage_harvest.rehearsal.template import Environment, Template
 from tests.reliability.faults import FaultRehearsal

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import Template
 from tests.reliability.faults import FaultRehearsal

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
 from mediapackage_harvest.rehearsal.harness import Rehearsal
 from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Scenario

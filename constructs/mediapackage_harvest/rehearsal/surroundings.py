@@ -21,12 +21,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
+from mediapackage_harvest.contract.resource_policy import statements
+from mediapackage_harvest.contract.services import V2
 from mediapackage_harvest.rehearsal.scenario import EndpointScript, Scenario
 from mediapackage_harvest.rehearsal.template import Template, UnresolvableError, placeholder_bucket_name
-from mediapackage_harvest.resource_policy import statements
 
-HARVESTER = "mediapackagev2.amazonaws.com"
+HARVESTER = V2.principal
 MAX_STARTOVER_SECONDS = 14 * 24 * 3600  # MediaPackage's longest startover window
 MANIFEST_KINDS = ("HlsManifests", "DashManifests", "LowLatencyHlsManifests")
 V2_ENDPOINT = "AWS::MediaPackageV2::OriginEndpoint"

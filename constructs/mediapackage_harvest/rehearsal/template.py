@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mediapackage_harvest import spec
+from mediapackage_harvest.contract import spec
 
 HARVEST_RESOURCE_TYPES = frozenset({spec.RESOURCE_TYPE, spec.V1_RESOURCE_TYPE})
 WAIT_HANDLE_TYPE = "AWS::CloudFormation::WaitConditionHandle"

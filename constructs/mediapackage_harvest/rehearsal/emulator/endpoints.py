@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from mediapackage_harvest import resource_policy
+from mediapackage_harvest.contract import resource_policy
 from mediapackage_harvest.rehearsal.emulator.protocol import ApiDict, ApiError
 from mediapackage_harvest.rehearsal.surroundings import HARVESTER, MANIFEST_KINDS, OriginEndpoint, Surroundings
 

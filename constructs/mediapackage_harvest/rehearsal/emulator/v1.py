@@ -13,6 +13,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from mediapackage_harvest.contract.services import V1
 from mediapackage_harvest.rehearsal.emulator import endpoints
 from mediapackage_harvest.rehearsal.emulator.base import (
     MAX_WINDOW,
@@ -183,7 +184,7 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
         detail: dict[str, object] = {"harvest_job": harvest_job}
         if job.status == "FAILED":
             detail["message"] = job.error_message or "The harvest job failed."
-        return job_event(self, "aws.mediapackage", "MediaPackage HarvestJob Notification", job.arn, at, detail)
+        return job_event(self, V1.event_source, V1.event_detail_type, job.arn, at, detail)
 
     def channel_of(self, endpoint: str) -> str:
         return self.channels.get(endpoint, f"{endpoint}-channel")

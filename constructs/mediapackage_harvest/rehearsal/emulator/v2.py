@@ -15,6 +15,7 @@ from copy import deepcopy
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from mediapackage_harvest.contract.services import V2
 from mediapackage_harvest.rehearsal.emulator import endpoints
 from mediapackage_harvest.rehearsal.emulator.base import (
     MAX_WINDOW,
@@ -179,7 +180,7 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
         detail: dict[str, object] = {"HarvestJobName": job.name, "Status": job.status}
         if job.error_message and job.status == "FAILED":
             detail["ErrorMessage"] = job.error_message
-        return job_event(self, "aws.mediapackagev2", "MediaPackageV2 HarvestJob Notification", job.arn, at, detail)
+        return job_event(self, V2.event_source, V2.event_detail_type, job.arn, at, detail)
 
     def _job_name_of(self, params: ApiDict) -> str | None:
         if params.get("HarvestJobName"):

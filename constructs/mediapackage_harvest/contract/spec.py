@@ -2,7 +2,7 @@
 
 One place for the rules, used twice: by the construct at synth time (unresolved tokens skipped) and by the
 Lambda handler at deploy time (on the raw properties CloudFormation sends, where every scalar is a string).
-Standard library only: the handler asset ships this file as ``mediapackage_harvest/spec.py``.
+Standard library only: the handler asset carries it in ``mediapackage_harvest/contract/``.
 Limits come from the botocore ``mediapackagev2`` 2022-12-25 model unless a comment says otherwise.
 
 MediaPackage v1 harvest jobs (``Custom::MediaPackageV1HarvestJob``) have their own property names and rules
@@ -53,11 +53,6 @@ RESULT_JOB_ARN = "JobArn"
 # Environment of the handler function.
 POLL_RULE_PREFIX_ENV = "HARVEST_POLL_RULE_PREFIX"
 
-# The harvest-job events MediaPackage sends to EventBridge: source -> detail-type (v2, then v1).
-JOB_EVENTS = {
-    "aws.mediapackagev2": "MediaPackageV2 HarvestJob Notification",
-    "aws.mediapackage": "MediaPackage HarvestJob Notification",
-}
 
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
 NAME_MAX = 256
