@@ -2,12 +2,12 @@
 
 The asset is built with ``bundling.build_asset`` into a temporary folder. Each measurement is a fresh
 ``python -X importtime -c "import <module>"`` run from an empty temporary folder with ``PYTHONPATH=<asset>``,
-so the asset's copies (``index.py`` and the ``harvest_handler`` package, ``mediapackage_harvest/spec.py``,
-crhelper, Powertools) come first on the path and the repository's package cannot shadow them; boto3 comes from
-the environment, as in the Lambda runtime. ``PYTHONDONTWRITEBYTECODE=1`` keeps the asset without ``.pyc``, as
-deployed: Lambda's code folder is read-only, so the handler's own modules compile on every cold start. The two
-imports alternate, run by run; the figure is Python's own cumulative import time for the module (interpreter
-start-up excluded).
+so the asset's copies (``index.py`` and the ``harvest_handler`` package, ``mediapackage_harvest/contract/``,
+crhelper, Powertools) come first on the path and, with ``python -S``, the repository's package is not on it at
+all; boto3 comes from the environment's packages, as in the Lambda runtime. ``PYTHONDONTWRITEBYTECODE=1`` keeps
+the asset without ``.pyc``, as deployed: Lambda's code folder is read-only, so the handler's own modules compile on
+every cold start. The two imports alternate, run by run; the figure is Python's own cumulative import time for the
+module (interpreter start-up excluded).
 
     python -m bench.cold_start                 # 7 runs each
     python -m bench.cold_start --runs 1        # the smallest mode
@@ -24,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import tempfile
 import zipfile
@@ -38,7 +39,7 @@ RUNS = 7
 REPO = Path(__file__).resolve().parents[1]
 GOAL_RATIO = 1.5
 LAMBDA_ZIPPED_LIMIT_MB, LAMBDA_UNZIPPED_LIMIT_MB = 50, 250
-ASSET_MODULES = ("index", "harvest_handler", "crhelper", "aws_lambda_powertools", "mediapackage_harvest")
+ASSET_MODULES = ("index", "harvest_handler", "crhelper", "aws_lambda_powertools", "mediapackage_harvest.contract")
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class AssetSize:
 def measure_import(module: str, asset: Path, cwd: Path) -> ImportRun:
     """Import ``module`` in a fresh interpreter with only the asset ahead of the environment's packages."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        [sys.executable, "-S", "-X", "importtime", "-c", f"import {module}"],
         cwd=cwd,
         env=_environment(asset),
         capture_output=True,
@@ -93,7 +94,7 @@ def check_not_shadowed(asset: Path, cwd: Path) -> None:
     """Fail unless the handler, spec, crhelper and Powertools all load from the asset."""
     code = "import importlib, sys\nfor n in sys.argv[1:]: print(importlib.import_module(n).__file__)"
     done = subprocess.run(
-        [sys.executable, "-c", code, *ASSET_MODULES],
+        [sys.executable, "-S", "-c", code, *ASSET_MODULES],
         cwd=cwd,
         env=_environment(asset),
         capture_output=True,
@@ -116,8 +117,17 @@ def asset_size(asset: Path) -> AssetSize:
 
 
 def _environment(asset: Path) -> dict[str, str]:
+    """Python as Lambda runs the asset (with ``-S``): the asset first, then the packages the runtime provides
+    (boto3); no ``site``, so the library installed here (an editable ``.pth``) is not on the path, as in Lambda."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update({"PYTHONPATH": str(asset), "PYTHONDONTWRITEBYTECODE": "1", "POWERTOOLS_SERVICE_NAME": "bench"})
+    packages = sysconfig.get_paths()["purelib"]
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(asset), packages]),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "POWERTOOLS_SERVICE_NAME": "bench",
+        }
+    )
     return env
 
 

@@ -211,14 +211,6 @@ class CrhelperDefaults(Approach):
 
         rehearsal.extras.enter_context(crhelper_defaults.configured())
 
-    def adapt(self, rehearsal: BenchRehearsal, function: LambdaFunction) -> None:
-        from bench.crhelper_defaults import RateScheduler
-
-        old = rehearsal.schedulers.pop()
-        scheduler = RateScheduler(old.clock, old.events, old.prefix, old.function, old.timeline)
-        function.after_invocation = scheduler.notice_new_rules
-        rehearsal.schedulers.append(scheduler)
-
 
 class ProviderFramework(Approach):
     key = "c"
@@ -237,7 +229,6 @@ class ProviderFramework(Approach):
     def adapt(self, rehearsal: BenchRehearsal, function: LambdaFunction) -> None:
         assert rehearsal.provider is not None
         function.handler = rehearsal.provider.on_event
-        rehearsal.schedulers.pop()  # no EventBridge rules in this approach
 
     def transitions(self, rehearsal: BenchRehearsal) -> int | None:
         return rehearsal.provider.transitions if rehearsal.provider else None

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.records import InvocationRecord
-from harvest_handler import lifecycle
+from harvest_handler import lifecycle, model
 from harvest_handler.cfn_event import CloudFormationCustomResourceEvent
 from harvest_handler.cfn_response import put_response, response_body
-from harvest_handler.crhelper_resource import LambdaContext
 from harvest_handler.mediapackage_v2 import MediaPackageV2
+from harvest_handler.model import LambdaContext
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
@@ -99,7 +99,7 @@ class ProviderFramework:
             props = invocation.event.resource_properties
             problems = self.service.problems(props)
             if problems:
-                raise ValueError(lifecycle.invalid_reason(problems))
+                raise ValueError(model.invalid_reason(problems))
             name = str(props.get(spec.JOB_NAME) or invocation.derived_name())
             job = self.service.create(lifecycle.job_properties(props), name=name, token=invocation.digest)
             return {"PhysicalResourceId": job.arn}
@@ -115,20 +115,20 @@ class ProviderFramework:
             if not self.service.is_job_id(physical_id):
                 return {"IsComplete": True}
             gone = self.service.get(physical_id)
-            return {"IsComplete": gone is None or gone.status not in lifecycle.ACTIVE}
+            return {"IsComplete": gone is None or gone.status not in model.ACTIVE}
         job = self.service.get(physical_id)
         if job is None:
             raise RuntimeError(f"Harvest job {physical_id} disappeared before it finished")
         wait = spec.parse_bool(event["ResourceProperties"].get(spec.WAIT_FOR_COMPLETION, True))
-        if job.status == lifecycle.JobStatus.COMPLETED or not wait:
+        if job.status == model.JobStatus.COMPLETED or not wait:
             return {"IsComplete": True, "Data": job.attributes()}
-        if job.status in lifecycle.ACTIVE:
+        if job.status in model.ACTIVE:
             return {"IsComplete": False}
         raise RuntimeError(f"Harvest job {job.name} {job.status.value}: {job.error_message or 'no error message'}")
 
     # Plumbing ----------------------------------------------------------------------------------------------
-    def _invocation(self, event: dict[str, Any], context: LambdaContext) -> lifecycle.Invocation:
-        return lifecycle.Invocation(CloudFormationCustomResourceEvent(event), context, self.service, lambda _id: None)
+    def _invocation(self, event: dict[str, Any], context: LambdaContext) -> model.Invocation:
+        return model.Invocation(CloudFormationCustomResourceEvent(event), context, self.service, lambda _id: None)
 
     def _invoke(self, function: str, body: Callable[[], Any]) -> Any:
         """One (synchronous) Lambda invocation of ``function``, recorded."""

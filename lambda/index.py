@@ -1,10 +1,10 @@
 """Lambda entry point of the Custom::MediaPackageV2HarvestJob and Custom::MediaPackageV1HarvestJob provider.
 
-An EventBridge harvest-job event goes to ``harvest_handler.job_events``. Per request: the request's log keys,
-a fresh crhelper resource (``harvest_handler.crhelper_resource``) and the lifecycle's dispatchers, registered
-with crhelper's decorators, bound to the service flavour of the resource type (MediaPackage v2 or v1). Nothing is
-built at import. The entry point is ``index.handler(event, context)``; everything else lives in the
-``harvest_handler`` package.
+An EventBridge harvest-job event goes to ``harvest_handler.job_events``, a long-wait watch to
+``harvest_handler.long_wait``. Everything else is a CloudFormation request (or crhelper's poll of one): the
+request's log keys, a crhelper resource (``harvest_handler.crhelper_resource``) and the lifecycle's dispatchers,
+registered through crhelper's decorators, bound to the service flavour of the resource type (``harvest_handler.
+flavours``). Nothing is built at import.
 
 Seams for tests and the deploy rehearsal: ``harvest_handler.aws_clients.use(factory)`` / :func:`reset_clients`
 (AWS clients), ``harvest_handler.clock.use(clock)`` (time), ``SSL_CERT_FILE`` (the CA of a local response
@@ -16,22 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harvest_handler import aws_clients, job_events, lifecycle, long_wait
+from harvest_handler import aws_clients, flavours, job_events, lifecycle, long_wait, rules
 from harvest_handler.cfn_event import CloudFormationCustomResourceEvent
-from harvest_handler.crhelper_resource import POLL_FLAG, Function, LambdaContext, Outcome, SafeCfnResource
+from harvest_handler.crhelper_resource import Function, SafeCfnResource
 from harvest_handler.logs import logger
-from harvest_handler.mediapackage_v1 import MediaPackageV1
-from harvest_handler.mediapackage_v2 import MediaPackageV2
+from harvest_handler.model import POLL_FLAG, Invocation, LambdaContext, Outcome
 from mediapackage_harvest.contract import spec
 
-Dispatcher = Callable[[lifecycle.Invocation], Outcome]
+Dispatcher = Callable[[Invocation], Outcome]
 
-# The service flavour per custom resource type.
-FLAVOURS: dict[str, Callable[[], lifecycle.HarvestService]] = {
-    spec.RESOURCE_TYPE: MediaPackageV2,
-    spec.V1_RESOURCE_TYPE: MediaPackageV1,
-    spec.RESULT_RESOURCE_TYPE: MediaPackageV2,
-}
 # Resource types with their own dispatchers (Create, Update, Delete); the others are harvest jobs.
 OWN_DISPATCHERS: dict[str, tuple[Dispatcher, Dispatcher, Dispatcher]] = {
     spec.RESULT_RESOURCE_TYPE: (long_wait.read_result, long_wait.read_result, long_wait.keep_job),
@@ -46,20 +39,24 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
     if job_events.is_job_event(event):
         job_events.handle(event, context, handler)
         return
-    service = FLAVOURS.get(str(event.get("ResourceType")), MediaPackageV2)()
+    service = flavours.for_resource_type(event.get("ResourceType"))
     if long_wait.WATCH_KEY in event:
         long_wait.poll(event, context, service)
         return
     request = CloudFormationCustomResourceEvent(event)
     _set_log_keys(request, context)
-    resource = SafeCfnResource.for_invocation(rule_prefix_env=spec.POLL_RULE_PREFIX_ENV)
+    resource = SafeCfnResource()
+    try:
+        rules.prefix()  # the function's configuration: without it, no request can be polled or watched
+    except rules.RuleError as error:
+        resource.init_failure(error)
     create, update, delete = OWN_DISPATCHERS.get(
         str(request.get("ResourceType")), (lifecycle.create, lifecycle.update, lifecycle.delete)
     )
 
     def bind(dispatch: Dispatcher) -> Function:
         def run(raw: dict[str, Any], ctx: LambdaContext) -> Outcome:
-            invocation = lifecycle.Invocation(
+            invocation = Invocation(
                 CloudFormationCustomResourceEvent(raw),
                 ctx,
                 service,

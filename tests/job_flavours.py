@@ -18,9 +18,7 @@ from mediapackage_harvest import (
     MediaPackageV1HarvestJob,
 )
 from mediapackage_harvest.contract import spec
-from mediapackage_harvest.harvest_job import PROPS_BY_FIELD
-from mediapackage_harvest.props import PropsByField
-from mediapackage_harvest.v1_harvest_job import V1_PROPS_BY_FIELD
+from mediapackage_harvest.errors import PROPS_BY_FIELD, V1_PROPS_BY_FIELD, PropsByField
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -70,18 +72,18 @@ def test_asset_has_no_byte_code_or_metadata(asset: Path) -> None:
 
 
 def test_asset_imports_on_its_own(asset: Path) -> None:
-    """Everything resolves from the asset, not from the synthesizing environment (no aws_cdk, no library: in
-    Lambda, ``mediapackage_harvest`` is the asset's namespace package holding only the contract)."""
+    """Everything resolves from the asset, not from the synthesizing environment (no aws_cdk, no library: run as
+    Lambda runs it, with only the asset and the runtime's packages on the path, ``mediapackage_harvest`` is the
+    asset's namespace package holding only the contract)."""
     probe = (
-        "import sys; asset, library = sys.argv[1], sys.argv[2]\n"
-        "sys.path = [asset] + [p for p in sys.path if p != library]; sys.modules['aws_cdk'] = None\n"
+        "import sys; asset = sys.argv[1]; sys.modules['aws_cdk'] = None\n"
         "from mediapackage_harvest.contract import resource_policy, services, spec\n"
         "import crhelper, aws_lambda_powertools, typing_extensions\n"
         "for module in (spec, services, resource_policy, crhelper, aws_lambda_powertools, typing_extensions):\n"
         "    assert module.__file__.startswith(asset), module.__file__\n"
     )
-    library = str(Path(bundling.__file__).resolve().parents[1])
-    subprocess.run([sys.executable, "-B", "-c", probe, str(asset), library], check=True, cwd=asset.parent)
+    env = {"PYTHONPATH": os.pathsep.join([str(asset), sysconfig.get_paths()["purelib"]]), "PATH": ""}
+    subprocess.run([sys.executable, "-S", "-B", "-c", probe, str(asset)], check=True, cwd=asset.parent, env=env)
 
 
 @pytest.mark.skipif(

@@ -18,7 +18,7 @@ from cfnlint.api import lint
 
 from mediapackage_harvest import HarvestJob, InvalidHarvestJob, MediaPackageV1HarvestJob
 from mediapackage_harvest.contract import spec
-from mediapackage_harvest.v1_harvest_job import InvalidV1HarvestJob
+from mediapackage_harvest.errors import InvalidV1HarvestJob
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 HANDLE, CONDITION = "AWS::CloudFormation::WaitConditionHandle", "AWS::CloudFormation::WaitCondition"

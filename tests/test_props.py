@@ -12,7 +12,8 @@ from aws_cdk import CfnParameter, Duration, Fn, Stack, Token
 from aws_cdk import aws_s3 as s3
 
 from mediapackage_harvest import InvalidHarvestJob, MediaPackageV1HarvestJob
-from mediapackage_harvest.props import is_unresolved, per_object, python_prop
+from mediapackage_harvest.errors import python_prop
+from mediapackage_harvest.props import is_unresolved, per_object
 from tests.job_flavours import V1, V2, Flavour, assert_refused
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)

@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 from mediapackage_harvest.contract.spec import RESOURCE_TYPE, V1_RESOURCE_TYPE, InvalidProperties, Violation
 
 if TYPE_CHECKING:
-    from mediapackage_harvest.harvest_job import HarvestJob, InvalidHarvestJob
+    from mediapackage_harvest.errors import InvalidHarvestJob, InvalidV1HarvestJob
+    from mediapackage_harvest.harvest_job import HarvestJob
     from mediapackage_harvest.policies import (
         harvest_job_arn_pattern,
         harvester_bucket_policy_statement,
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
         origin_endpoint_arn,
     )
     from mediapackage_harvest.provider import HarvestJobProvider
-    from mediapackage_harvest.v1_harvest_job import InvalidV1HarvestJob, MediaPackageV1HarvestJob
+    from mediapackage_harvest.v1_harvest_job import MediaPackageV1HarvestJob
 
 try:
     __version__ = version("cdk-mediapackage-harvest")
@@ -61,14 +62,14 @@ except PackageNotFoundError:  # the source tree on sys.path without an install
 # must not pay for starting aws_cdk's jsii runtime.
 _LAZY = {
     "HarvestJob": "harvest_job",
-    "InvalidHarvestJob": "harvest_job",
+    "InvalidHarvestJob": "errors",
     "HarvestJobProvider": "provider",
     "harvest_job_arn_pattern": "policies",
     "harvester_bucket_policy_statement": "policies",
     "harvester_origin_endpoint_policy_statement": "policies",
     "origin_endpoint_arn": "policies",
     "MediaPackageV1HarvestJob": "v1_harvest_job",
-    "InvalidV1HarvestJob": "v1_harvest_job",
+    "InvalidV1HarvestJob": "errors",
 }
 
 __all__ = [

@@ -14,52 +14,14 @@ from constructs import Construct, IDependable
 
 from mediapackage_harvest import long_wait
 from mediapackage_harvest.contract import spec
-from mediapackage_harvest.origin_endpoint import BOTH_FIELD, ENDPOINT_FIELD, resolve_endpoint
-from mediapackage_harvest.props import (
-    DEFAULT_TIMEOUT,
-    InvalidJobProps,
-    PropsByField,
-    Rendering,
-    per_object,
-    raise_if_invalid,
-)
+from mediapackage_harvest.errors import InvalidHarvestJob
+from mediapackage_harvest.origin_endpoint import resolve_endpoint
+from mediapackage_harvest.props import DEFAULT_TIMEOUT, Rendering, per_object, raise_if_invalid
 from mediapackage_harvest.provider import HarvestJobProvider
 from mediapackage_harvest.synth_clock import synth_time, warn_v2
 
 if TYPE_CHECKING:  # the alpha L2 module is an optional extra (`cdk-mediapackage-harvest[alpha]`)
     from aws_cdk.aws_mediapackagev2_alpha import IOriginEndpoint
-
-# Custom resource property paths (spec's field names) -> the Python prop a user wrote; most specific first.
-PROPS_BY_FIELD: PropsByField = (
-    (f"{spec.CHANNEL_GROUP}+", "channel_group_name + channel_name + origin_endpoint_name + harvest_job_name"),
-    (spec.CHANNEL_GROUP, "channel_group_name"),
-    (spec.CHANNEL, "channel_name"),
-    (spec.ORIGIN_ENDPOINT, "origin_endpoint_name"),
-    (spec.JOB_NAME, "harvest_job_name"),
-    (f"{spec.MANIFESTS}.HlsManifests", "hls_manifests"),
-    (f"{spec.MANIFESTS}.DashManifests", "dash_manifests"),
-    (f"{spec.MANIFESTS}.LowLatencyHlsManifests", "low_latency_hls_manifests"),
-    (spec.MANIFESTS, "hls_manifests / dash_manifests / low_latency_hls_manifests"),
-    (f"{spec.SCHEDULE}.StartTime", "start_time"),
-    (f"{spec.SCHEDULE}.EndTime", "end_time"),
-    (spec.SCHEDULE, "start_time / end_time"),
-    (f"{spec.DESTINATION}.S3Destination.BucketName", "destination_bucket"),
-    (f"{spec.DESTINATION}.S3Destination.DestinationPath", "destination_path"),
-    (spec.DESTINATION, "destination_bucket / destination_path"),
-    (spec.DESCRIPTION, "description"),
-    (spec.TAGS, "tags"),
-    (spec.WAIT_FOR_COMPLETION, "wait_for_completion"),
-    (spec.TIMEOUT, "timeout"),
-    (BOTH_FIELD, "origin_endpoint + channel_group_name / channel_name / origin_endpoint_name"),
-    (ENDPOINT_FIELD, "origin_endpoint"),
-)
-
-
-class InvalidHarvestJob(InvalidJobProps):
-    """A ``HarvestJob`` declared with invalid props; the message names each Python prop and the rule it breaks."""
-
-    construct = "HarvestJob"
-    props_by_field = PROPS_BY_FIELD
 
 
 class HarvestJob(Construct):

@@ -23,12 +23,9 @@ from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from constructs import Construct, IConstruct
 
 from mediapackage_harvest.contract import spec
+from mediapackage_harvest.errors import BOTH_FIELD, ENDPOINT_FIELD
 from mediapackage_harvest.policies import harvester_origin_endpoint_policy_statement
 
-# Violation fields for the endpoint itself (the custom resource has no such property); harvest_job.py maps them
-# to the Python props the user wrote.
-ENDPOINT_FIELD = "OriginEndpoint"
-BOTH_FIELD = "OriginEndpoint+Names"
 # Harvestable manifest kinds: the custom resource's key, the endpoint's attribute, how people call them.
 KINDS = (
     ("HlsManifests", "hls_manifests", "HLS"),

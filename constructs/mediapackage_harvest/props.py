@@ -3,7 +3,7 @@
 ``HarvestJob`` and ``MediaPackageV1HarvestJob`` each render their props with :class:`Rendering` (the props they
 share: the window's times, the bucket, ``wait_for_completion`` and ``timeout``; plus what only Python types can
 show), then :func:`raise_if_invalid` runs spec's rules over the result, the same rules the handler runs at deploy
-time, and raises one error naming every Python prop and rule broken (:class:`InvalidJobProps`).
+time, and raises one error naming every Python prop and rule broken (:mod:`mediapackage_harvest.errors`).
 
 Rendering and validating run before the construct joins the tree and, for a stack of many clips, once per job:
 values read from CDK objects are memoized per object (:func:`per_object`) and tokens are recognized in Python
@@ -16,47 +16,20 @@ import re
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from aws_cdk import Duration, Token
 from constructs import Construct
 
 from mediapackage_harvest.contract import spec
+from mediapackage_harvest.errors import InvalidJobProps
 
 DEFAULT_TIMEOUT = Duration.hours(1)
-
-# Custom resource property paths (spec's field names) -> the Python prop a user wrote; most specific first.
-PropsByField = tuple[tuple[str, str], ...]
 
 Validate = Callable[[Mapping[str, Any], Callable[[object], bool]], list[spec.Violation]]
 
 _Value = TypeVar("_Value")
-
-
-def python_prop(field: str, props_by_field: PropsByField) -> str:
-    """The Python prop behind a custom resource property path, e.g. ``hls_manifests[0]``."""
-    for prefix, prop in props_by_field:
-        if field.startswith(prefix):
-            rest = field[len(prefix) :].removesuffix(".ManifestName")
-            return prop + rest if rest.startswith("[") else prop  # keep an index or a tag key
-    return field
-
-
-class InvalidJobProps(spec.InvalidProperties):
-    """A job construct declared with invalid props; the message names each Python prop and the rule it breaks.
-
-    Each construct's subclass names the construct and gives its property-path-to-prop table.
-    """
-
-    construct: ClassVar[str]
-    props_by_field: ClassVar[PropsByField]
-
-    def __init__(self, path: str, violations: Sequence[spec.Violation]) -> None:
-        super().__init__(violations)
-        self.path = path
-        details = "; ".join(f"{python_prop(v.field, self.props_by_field)} ({v.field}) {v.rule}" for v in violations)
-        self.args = (f"{self.construct} '{path}': {details}",)
 
 
 def raise_if_invalid(

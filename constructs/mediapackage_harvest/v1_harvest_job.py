@@ -13,34 +13,10 @@ from constructs import Construct
 
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.contract.services import V1
-from mediapackage_harvest.harvest_job import InvalidHarvestJob
-from mediapackage_harvest.props import DEFAULT_TIMEOUT, PropsByField, Rendering, is_unresolved, raise_if_invalid
+from mediapackage_harvest.errors import InvalidV1HarvestJob
+from mediapackage_harvest.props import DEFAULT_TIMEOUT, Rendering, is_unresolved, raise_if_invalid
 from mediapackage_harvest.provider import HarvestJobProvider, nag_arn
 from mediapackage_harvest.synth_clock import warn_v1
-
-# Custom resource property paths (spec's v1 field names) -> the Python prop a user wrote; most specific first.
-V1_PROPS_BY_FIELD: PropsByField = (
-    (spec.V1_JOB_ID, "harvest_job_id"),
-    (spec.V1_ORIGIN_ENDPOINT, "origin_endpoint_id"),
-    (spec.V1_START, "start_time"),
-    (spec.V1_END, "end_time"),
-    (f"{spec.V1_DESTINATION}.BucketName", "destination_bucket"),
-    (f"{spec.V1_DESTINATION}.ManifestKey", "manifest_key"),
-    (f"{spec.V1_DESTINATION}.RoleArn", "role"),
-    (spec.V1_DESTINATION, "destination_bucket / manifest_key / role"),
-    (spec.WAIT_FOR_COMPLETION, "wait_for_completion"),
-    (spec.TIMEOUT, "timeout"),
-)
-
-
-class InvalidV1HarvestJob(InvalidHarvestJob):
-    """A ``MediaPackageV1HarvestJob`` declared with invalid props; the message names each Python prop and rule.
-
-    A subclass of ``InvalidHarvestJob``, so that code catching that one catches both.
-    """
-
-    construct = "MediaPackageV1HarvestJob"
-    props_by_field = V1_PROPS_BY_FIELD
 
 
 class MediaPackageV1HarvestJob(Construct):

@@ -1,9 +1,10 @@
 """Answering CloudFormation: a response body within its limits, PUT to the pre-signed ResponseURL until it lands.
 
-CloudFormation rejects a body over 4096 bytes and keeps 256 characters of Reason. The S3 URL behind the
-ResponseURL now and then answers 5xx or drops the connection; crhelper 2.0.12 counts any HTTP answer (5xx
-included) as delivered and retries connection errors with ``time.sleep``. Here both are retried with backoff
+CloudFormation rejects a body over 4096 bytes and keeps 256 characters of Reason (``model.fit_reason``). The S3
+URL behind the ResponseURL now and then answers 5xx or drops the connection; crhelper 2.0.12 counts any HTTP answer
+(5xx included) as delivered and retries connection errors with ``time.sleep``. Here both are retried with backoff
 on the handler clock until the Lambda's time is nearly out. The URL is a bearer credential: it is never logged.
+The wait condition's signal (long-wait mode) goes the same way.
 """
 
 from __future__ import annotations
@@ -14,52 +15,15 @@ import ssl
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from harvest_handler import clock as handler_clock
 from harvest_handler.logs import logger
+from harvest_handler.model import fit_reason
+from mediapackage_harvest.contract import spec
 
-MAX_BODY_BYTES = 4096
-MAX_REASON_CHARS = 256
+MAX_BODY_BYTES = spec.RESPONSE_BODY_MAX_BYTES
 SOCKET_TIMEOUT_SECONDS = 10.0
 MAX_RETRY_DELAY_SECONDS = 8.0
-
-
-def fit_reason(reason: str, limit: int = MAX_REASON_CHARS) -> str:
-    """At most ``limit`` characters, cut at the front: messages put their cause last, and it must survive."""
-    if len(reason) <= limit:
-        return reason
-    return "..." + reason[-(limit - 3) :]
-
-
-def reason(subject: str, cause: str, limit: int = MAX_REASON_CHARS) -> str:
-    """``"<subject>: <cause>"`` in at most ``limit`` characters. The subject (which job) stays whole; a long cause
-    loses its middle, keeping its start (the call and error code) and its end (the service's last words)."""
-    text = f"{subject}: {cause}"
-    if len(text) <= limit:
-        return text
-    room = max(limit - len(subject) - len(": ..."), 0)
-    head, tail = room // 2, room - room // 2
-    return f"{subject}: {cause[:head]}...{cause[len(cause) - tail :]}"[:limit]
-
-
-def error_code(error: BaseException) -> str:
-    """The AWS error code of a botocore ClientError (e.g. ``ResourceNotFoundException``); "" for anything else."""
-    response = getattr(error, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
-
-
-def cause_of(error: BaseException) -> str:
-    """An exception as the cause in a Reason: the AWS call, its error code and message, and how often botocore
-    tried; other errors by kind and text (botocore's never hold a pre-signed URL)."""
-    if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        retries = int(error.response.get("ResponseMetadata", {}).get("RetryAttempts") or 0)
-        tries = f" after {retries + 1} attempts" if retries else ""
-        return f"{error.operation_name} failed{tries}: {details.get('Code', 'error')}: {details.get('Message', '')}"
-    if isinstance(error, BotoCoreError):
-        return f"{type(error).__name__}: {error}"
-    return str(error) or type(error).__name__
+ANSWER_TRY_SECONDS = 50.0  # one invocation's PUT attempts; then the next poll (a period later) tries
 
 
 def response_body(

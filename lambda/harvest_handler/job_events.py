@@ -6,8 +6,8 @@ of order, or never) and the v2 detail is undocumented, so an event only says WHI
 from the event's ``resources`` (v1: ``detail.harvest_job.arn`` first), its status from the service itself
 (GetHarvestJob / DescribeHarvestJob), never from the event.
 
-The waiting request lives on its polling rule, named after the job (:func:`~harvest_handler.crhelper_resource.
-job_rule_name`): ListTargetsByRule (inside the ``rule/<prefix>*`` grant) says whether anyone waits and gives the
+The waiting request lives on its polling rule, named after the job (:func:`harvest_handler.rules.job_rule_name`):
+ListTargetsByRule (inside the ``rule/<prefix>*`` grant) says whether anyone waits and gives the
 rule's target Input. Only when the re-read job is terminal does that Input run through the handler, exactly as a
 scheduled fire of the rule would (it answers, then removes the rule, so a duplicate event finds no rule).
 Anything else (nobody waits, the job is still running or not found, a malformed event, an AWS error) changes
@@ -15,28 +15,19 @@ nothing: no exception, no modifying call, no answer; the rule's polls remain the
 ResponseURL: it is never logged.
 
 One thing an event does add: v1's ``detail.message`` says why a job failed, which DescribeHarvestJob does not. When
-the re-read job is FAILED, the poll that runs carries it (``lifecycle.EVENT_MESSAGE_KEY``) for the Reason.
+the re-read job is FAILED, the poll that runs carries it (``model.EVENT_MESSAGE_KEY``) for the Reason.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from harvest_handler import aws_clients
-from harvest_handler.cfn_response import cause_of, error_code
-from harvest_handler.crhelper_resource import TARGET_ID, LambdaContext, job_rule_name, rule_prefix
-from harvest_handler.lifecycle import ACTIVE, EVENT_MESSAGE_KEY, HarvestService, JobStatus
+from harvest_handler import flavours, rules
 from harvest_handler.logs import logger, quiet_libraries
-from harvest_handler.mediapackage_v1 import MediaPackageV1
-from harvest_handler.mediapackage_v2 import MediaPackageV2
-from mediapackage_harvest.contract import services, spec
+from harvest_handler.model import ACTIVE, EVENT_MESSAGE_KEY, HarvestService, JobStatus, LambdaContext, cause_of
+from mediapackage_harvest.contract import services
 
-V2_SOURCE, V1_SOURCE = services.V2.event_source, services.V1.event_source
-SERVICES: dict[str, Callable[[], HarvestService]] = {V2_SOURCE: MediaPackageV2, V1_SOURCE: MediaPackageV1}
 RunPoll = Callable[[dict[str, Any], LambdaContext], object]
 MESSAGE_MAX = 512  # more than a Reason can show; keeps the poll small
 
@@ -61,7 +52,7 @@ def handle(event: Mapping[str, Any], context: LambdaContext, run_poll: RunPoll) 
     job_arn, service = found
     logger.thread_safe_append_keys(job=job_arn)
     try:
-        poll = waiting_poll(job_rule_name(rule_prefix(spec.POLL_RULE_PREFIX_ENV), job_arn))
+        poll = rules.waiting_poll(rules.job_rule_name(job_arn))
         if poll is None:
             logger.info("No request waits on this harvest job; nothing to do")
             return
@@ -82,17 +73,13 @@ def handle(event: Mapping[str, Any], context: LambdaContext, run_poll: RunPoll) 
 
 def job_of(event: Mapping[str, Any]) -> tuple[str, HarvestService] | None:
     """The job ARN an event is about and its service flavour; None for anything else or anything malformed."""
-    source = event.get("source")
-    if (
-        not isinstance(source, str)
-        or source not in SERVICES
-        or services.BY_EVENT_SOURCE[source].event_detail_type != event.get("detail-type")
-    ):
+    found = flavours.for_job_event(dict(event))
+    if found is None:
         return None
-    service = SERVICES[source]()
+    flavour, service = found
     candidates: list[object] = []
     detail = event.get("detail")
-    if source == V1_SOURCE and isinstance(detail, Mapping) and isinstance(detail.get("harvest_job"), Mapping):
+    if flavour == services.V1 and isinstance(detail, Mapping) and isinstance(detail.get("harvest_job"), Mapping):
         candidates.append(detail["harvest_job"].get("arn"))
     resources = event.get("resources")
     if isinstance(resources, list):
@@ -107,23 +94,8 @@ def failure_message(event: Mapping[str, Any]) -> str:
     """Why the job failed, as a v1 event's ``detail.message`` says it (v2 events: the job itself says); at most
     ``MESSAGE_MAX`` characters, "" when absent or malformed."""
     detail = event.get("detail")
-    if event.get("source") != V1_SOURCE or not isinstance(detail, Mapping):
+    if event.get("source") != services.V1.event_source or not isinstance(detail, Mapping):
         return ""
     job = detail.get("harvest_job")
     message = detail.get("message") or (job.get("message") if isinstance(job, Mapping) else None)
     return message.strip()[:MESSAGE_MAX] if isinstance(message, str) else ""
-
-
-def waiting_poll(rule_name: str) -> dict[str, Any] | None:
-    """The poll event the rule's target carries, or None when no such rule (nobody waits) or no usable target."""
-    try:
-        targets = aws_clients.events().list_targets_by_rule(Rule=rule_name).get("Targets", [])
-    except ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
-            return None
-        raise
-    for target in targets:
-        if target.get("Id") == TARGET_ID and target.get("Input"):
-            poll = json.loads(target["Input"])
-            return poll if isinstance(poll, dict) else None
-    return None

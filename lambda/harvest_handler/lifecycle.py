@@ -1,6 +1,6 @@
 """What a harvest-job custom resource does on Create, Update, Delete and each poll, whatever the service flavour.
 
-The rules live here once; the service's API lives behind :class:`HarvestService` (MediaPackage v2 in
+The rules live here once; the service's API lives behind :class:`~harvest_handler.model.HarvestService` (v2 in
 :mod:`harvest_handler.mediapackage_v2`, MediaPackage v1 in :mod:`harvest_handler.mediapackage_v1`, which cannot
 cancel or delete a job). Each dispatcher returns an Outcome that :mod:`harvest_handler.crhelper_resource` answers
 or hands over to polling.
@@ -18,29 +18,35 @@ poll period); at the deadline the job is cancelled and the request answered FAIL
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import zlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from harvest_handler import clock as handler_clock
-from harvest_handler import long_wait
-from harvest_handler.cfn_event import CloudFormationCustomResourceEvent
-from harvest_handler.cfn_response import cause_of, reason
-from harvest_handler.crhelper_resource import (
-    POLL_PERIOD_SECONDS,
+from harvest_handler import long_wait, rules
+from harvest_handler.logs import logger
+from harvest_handler.model import (
+    ACTIVE,
+    DISAPPEARED,
+    EVENT_MESSAGE_KEY,
+    NO_ERROR_MESSAGE,
     STATE_KEY,
     Failed,
     InProgress,
-    LambdaContext,
+    Invocation,
+    Job,
+    JobStatus,
+    NameInUse,
     Outcome,
+    QuotaExceeded,
     Succeeded,
+    cause_of,
+    did_not_finish,
+    invalid_reason,
+    reason,
 )
-from harvest_handler.logs import logger
 from mediapackage_harvest.contract import spec
 
 INLINE_WATCH_SECONDS = 8.0  # events answer after that; a short watch keeps GetHarvestJob calls few
@@ -48,137 +54,7 @@ DEADLINE_MARGIN_SECONDS = 30.0  # CloudFormation gives up at start + Timeout: ca
 ANSWER_BEFORE_CLOUDFORMATION_SECONDS = 10.0  # a call hung past the deadline: answer this long before CFN gives up
 LAMBDA_RESERVE_SECONDS = 8.0  # left at the end of an invocation for a cancel and the response PUT
 DEFAULT_TIMEOUT_SECONDS = spec.SERVICE_TIMEOUT_MAX_SECONDS
-DERIVED_NAME_LOGICAL_ID_CHARS = 48
-DERIVED_NAME_HASH_CHARS = 12
-REASON_MAX = 256
-
-
-class JobStatus(StrEnum):
-    QUEUED = "QUEUED"
-    IN_PROGRESS = "IN_PROGRESS"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.IN_PROGRESS})
-# Why a job failed, as its v1 event said (DescribeHarvestJob has no reason): set on the poll an event runs, only
-# once the job's own status has been read as FAILED (harvest_handler.job_events).
-EVENT_MESSAGE_KEY = "HarvestJobEventMessage"
-
-
-@dataclass(frozen=True)
-class Job:
-    """A harvest job as the lifecycle needs it; ``details`` is the service's own view of it, for its adapter."""
-
-    arn: str
-    name: str
-    status: JobStatus
-    error_message: str = ""
-    etag: str = ""
-    created_at: datetime | None = None
-    modified_at: datetime | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    def attributes(self) -> dict[str, str]:
-        """The resource's Fn::GetAtt attributes (spec.ATTRIBUTES), all strings."""
-        return {
-            "Arn": self.arn,
-            "ETag": self.etag,
-            "Status": self.status.value,
-            "HarvestJobName": self.name,
-            "CreatedAt": self.created_at.isoformat() if self.created_at else "",
-            "ModifiedAt": self.modified_at.isoformat() if self.modified_at else "",
-        }
-
-
-class QuotaExceeded(Exception):
-    """The service takes no new job for now (too many running); creating it again later may work."""
-
-
-class NameInUse(Exception):
-    """Another job already has the name, where names must be unique."""
-
-
-class HarvestService(Protocol):
-    """One service flavour's harvest-job API, in the lifecycle's terms."""
-
-    @property
-    def name_property(self) -> str:
-        """The resource property that fixes the job's name when given (v2 HarvestJobName, v1 Id)."""
-        ...
-
-    @property
-    def name_prop(self) -> str:
-        """The construct prop behind it, for advice in failure reasons (harvest_job_name, harvest_job_id)."""
-        ...
-
-    @property
-    def can_cancel(self) -> bool:
-        """Whether a running job can be stopped; when not (v1), Delete and the deadline call nothing."""
-        ...
-
-    def problems(self, props: Mapping[str, Any]) -> list[spec.Violation]:
-        """Every rule the resource properties break; empty when they are valid."""
-        ...
-
-    def is_job_id(self, physical_id: str) -> bool:
-        """Whether a physical id names a job of this flavour (not a failed-create placeholder)."""
-        ...
-
-    def preflight(self, props: Mapping[str, Any], *, now: float) -> str | None:
-        """What the service would refuse about these properties and its fix, read before any create (see
-        :mod:`harvest_handler.preflight`); None when nothing is wrong or it cannot be told."""
-        ...
-
-    def create(self, props: Mapping[str, Any], *, name: str, token: str) -> Job:
-        """Create the job the properties describe; raises QuotaExceeded or NameInUse."""
-        ...
-
-    def get(self, job_id: str) -> Job | None:
-        """The job, or None when it no longer exists."""
-        ...
-
-    def cancel(self, job_id: str) -> bool:
-        """Ask the service to stop the job; False when this flavour cannot cancel."""
-        ...
-
-    def retag(self, job_id: str, *, add: Mapping[str, str], remove: Sequence[str]) -> None: ...
-
-    def matches(self, job: Job, props: Mapping[str, Any]) -> bool:
-        """Whether the job already is what the properties describe (tags and lifecycle options aside)."""
-        ...
-
-    def name_clash(self, job: Job, props: Mapping[str, Any]) -> str | None:
-        """Where a new job under the properties' fixed name would collide with ``job`` (e.g. "channel g/c")."""
-        ...
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One request as the dispatchers see it. ``job_started`` tells the responder which id a FAILED must carry;
-    ``answer_by`` when to answer FAILED at the latest, should a call hang (the request's deadline)."""
-
-    event: CloudFormationCustomResourceEvent
-    context: LambdaContext
-    service: HarvestService
-    job_started: Callable[[str], None]
-    answer_by: Callable[[float], None] = lambda at: None
-
-    @property
-    def digest(self) -> str:
-        """Stable per request, the same on redelivery: the ClientToken and the derived name's suffix."""
-        key = "\n".join((self.event.stack_id, self.event.logical_resource_id, self.event.request_id))
-        return hashlib.sha256(key.encode()).hexdigest()
-
-    def derived_name(self) -> str:
-        """``<LogicalResourceId[:48]>-<12 hex>``: a valid job name, unique per request, deterministic."""
-        prefix = self.event.logical_resource_id[:DERIVED_NAME_LOGICAL_ID_CHARS]
-        return f"{prefix}-{self.digest[:DERIVED_NAME_HASH_CHARS]}"
-
-    def remaining_seconds(self) -> float:
-        return self.context.get_remaining_time_in_millis() / 1000
+POLL_PERIOD_SECONDS = rules.POLL_PERIOD_SECONDS
 
 
 @dataclass
@@ -356,8 +232,7 @@ def check(inv: Invocation, progress: Progress) -> Outcome | None:
     if progress.job_id:
         job = inv.service.get(progress.job_id)
         if job is None:
-            gone = "it disappeared before it finished: MediaPackage no longer finds it"
-            return Failed(f"Harvest job {progress.name}: {gone}", _failure_id(inv, progress))
+            return Failed(f"Harvest job {progress.name}: {DISAPPEARED}", _failure_id(inv, progress))
         return settle(inv, progress, job)
     if handler_clock.current.time() >= progress.deadline:  # e.g. the preflight's reads retried that long
         progress.problem = progress.problem or "the deadline came before CreateHarvestJob could be called"
@@ -392,7 +267,7 @@ def settle(inv: Invocation, progress: Progress, job: Job) -> Outcome | None:
         return Succeeded(job.arn, job.attributes())
     if job.status in ACTIVE:
         return None
-    message = str(inv.event.get(EVENT_MESSAGE_KEY) or "") or job.error_message or "the service gave no error message"
+    message = str(inv.event.get(EVENT_MESSAGE_KEY) or "") or job.error_message or NO_ERROR_MESSAGE
     return Failed(reason(f"Harvest job {job.name} {job.status.value}", message), _failure_id(inv, progress))
 
 
@@ -405,9 +280,8 @@ def give_up(inv: Invocation, progress: Progress) -> Outcome:
         )
     cancelled = inv.service.cancel(progress.job_id)
     logger.warning("Deadline reached; cancelling the harvest job", extra={"cancelled": cancelled})
-    what = "it was cancelled" if cancelled else "this service cannot cancel it"
     return Failed(
-        f"Harvest job {progress.name} did not finish within the Timeout of {progress.timeout} s and {what}; "
+        f"Harvest job {progress.name} {did_not_finish(progress.timeout, cancelled)}; "
         f"raise Timeout (at most {spec.TIMEOUT_MAX_SECONDS}) or set WaitForCompletion to false",
         _failure_id(inv, progress),
     )
@@ -452,13 +326,6 @@ def only_lifecycle_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bo
 def job_properties(props: Mapping[str, Any]) -> dict[str, Any]:
     """The properties a create needs: everything but the lifecycle options (tags are part of the create)."""
     return {key: value for key, value in props.items() if key == spec.TAGS or key not in spec.LIFECYCLE_PROPERTIES}
-
-
-def invalid_reason(problems: Sequence[spec.Violation]) -> str:
-    """Every offending field first, then the rules, cut at the end to fit CloudFormation's 256 characters."""
-    fields = ", ".join(dict.fromkeys(problem.field for problem in problems))
-    text = f"Invalid properties ({fields}): " + "; ".join(str(problem) for problem in problems)
-    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 3] + "..."
 
 
 def _failure_id(inv: Invocation, progress: Progress) -> str | None:

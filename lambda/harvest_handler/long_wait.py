@@ -3,7 +3,7 @@
 The construct then declares an ``AWS::CloudFormation::WaitConditionHandle`` (its URL reaches the job's custom
 resource as ``SignalUrl``) and an ``AWS::CloudFormation::WaitCondition`` on it (Timeout up to 12 hours). The job's
 request is answered as soon as the job exists; from then on a *watch* follows the job: an EventBridge rule named
-``crhelper_resource.job_rule_name(prefix, job ARN)`` whose target Input is a "signal watch" (:data:`WATCH_KEY`).
+``rules.job_rule_name(job ARN)`` whose target Input is a "signal watch" (:data:`WATCH_KEY`).
 Each fire (:func:`poll`) re-reads the job and, once it has ended, PUTs the condition's signal: SUCCESS when it
 COMPLETED, FAILURE with the service's ErrorMessage otherwise; at the watch's deadline it cancels the job and
 signals FAILURE saying so. Once a signal has landed the rule is removed. A Delete of the job's resource removes the
@@ -24,36 +24,35 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from botocore.exceptions import ClientError
-
-from harvest_handler import aws_clients
 from harvest_handler import clock as handler_clock
-from harvest_handler.cfn_response import cause_of, error_code, fit_reason, put_response, reason
-from harvest_handler.crhelper_resource import (
-    ANSWER_TRY_SECONDS,
-    POLL_PERIOD_SECONDS,
-    TARGET_ID,
+from harvest_handler import rules
+from harvest_handler.cfn_response import ANSWER_TRY_SECONDS, put_response
+from harvest_handler.logs import logger
+from harvest_handler.model import (
+    DISAPPEARED,
+    ENDED,
+    NO_ERROR_MESSAGE,
     Failed,
+    HarvestService,
+    Invocation,
+    Job,
     LambdaContext,
     Outcome,
     Succeeded,
-    job_rule_name,
-    rule_prefix,
+    cause_of,
+    did_not_finish,
+    fit_reason,
+    reason,
 )
-from harvest_handler.logs import logger
 from mediapackage_harvest.contract import spec
-
-if TYPE_CHECKING:
-    from harvest_handler.lifecycle import HarvestService, Invocation, Job
 
 WATCH_KEY = "HarvestSignalWatch"  # a rule's target Input that watches a job for its wait condition
 # The watch's deadline comes this long before the Timeout, so one poll lands after it in time to cancel the job and
 # signal before the condition times out (its Timeout starts only once the job's resource is complete).
-WATCH_DEADLINE_MARGIN_SECONDS = POLL_PERIOD_SECONDS + 60.0
+WATCH_DEADLINE_MARGIN_SECONDS = rules.POLL_PERIOD_SECONDS + 60.0
 SIGNAL_RESERVE_SECONDS = 5.0  # left at the end of a watch's invocation for the signal PUT
-ENDED = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 
 @dataclass(frozen=True)
@@ -89,10 +88,10 @@ class Watch:
     timeout: int
     url: str
 
-    def to_input(self, event: Mapping[str, Any]) -> str:
+    def to_poll(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """The rule's target Input: the watch, plus the keys that route and label it like a poll."""
         labels = {key: event[key] for key in ("StackId", "LogicalResourceId", "ResourceType") if key in event}
-        return json.dumps({**labels, WATCH_KEY: vars(self)}, separators=(",", ":"))
+        return {**labels, WATCH_KEY: vars(self)}
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Watch:
@@ -131,7 +130,7 @@ def stop_watching(job_arn: str) -> None:
     """Remove the job's watch rule, if any (a Delete of the job's resource); a failure is logged, not raised: the
     watch removes itself once its deadline has long passed."""
     try:
-        _remove_rule(job_rule_name(rule_prefix(spec.POLL_RULE_PREFIX_ENV), job_arn))
+        rules.remove(rules.job_rule_name(job_arn))
     except Exception as error:
         logger.warning("Could not remove the harvest job's watch rule", extra={"problem": cause_of(error)})
 
@@ -148,9 +147,9 @@ def poll(event: Mapping[str, Any], context: LambdaContext, service: HarvestServi
         watch=True,
         function_request_id=getattr(context, "aws_request_id", None),
     )
-    rule = job_rule_name(rule_prefix(spec.POLL_RULE_PREFIX_ENV), watched.job)
     try:
-        if not _rule_exists(rule):
+        rule = rules.job_rule_name(watched.job)
+        if not rules.exists(rule):
             logger.info("This watch's rule is gone: the job's wait condition was already signalled; nothing to do")
             return
         outcome = _check(watched, service)
@@ -160,7 +159,7 @@ def poll(event: Mapping[str, Any], context: LambdaContext, service: HarvestServi
         now = handler_clock.current.time()
         landed = _signal(watched, status, message, give_up_at=now + _time_left(context))
         if landed or now > watched.deadline + 2 * WATCH_DEADLINE_MARGIN_SECONDS:  # nobody waits any more
-            _remove_rule(rule)
+            rules.remove(rule)
             logger.info("Watch rule removed", extra={"rule": rule})
     except Exception as error:
         logger.warning("Watch poll failed; the next one tries again", extra={"problem": cause_of(error)})
@@ -170,15 +169,14 @@ def _check(watched: Watch, service: HarvestService) -> tuple[str, str] | None:
     """The status and message to signal, or None while the job runs and the deadline has not come."""
     job = service.get(watched.job)
     if job is None:
-        return "GONE", "it disappeared before it finished: MediaPackage no longer finds it"
+        return "GONE", DISAPPEARED
     if job.status in ENDED:
         return job.status.value, job.error_message
     if handler_clock.current.time() < watched.deadline:
         return None
     cancelled = service.cancel(job.arn)
     logger.warning("Deadline reached; cancelling the harvest job", extra={"cancelled": cancelled})
-    what = "it was cancelled" if cancelled else "this service cannot cancel it"
-    return "TIMEOUT", f"did not finish within the Timeout of {watched.timeout} s and {what}"
+    return "TIMEOUT", did_not_finish(watched.timeout, cancelled)
 
 
 def _signal(watched: Watch, status: str, message: str, *, give_up_at: float) -> bool:
@@ -187,7 +185,7 @@ def _signal(watched: Watch, status: str, message: str, *, give_up_at: float) -> 
         body = {"Status": "SUCCESS", "Reason": f"Harvest job {watched.name} COMPLETED", "Data": status}
     else:
         what = f"Harvest job {watched.name}" + (f" {status}" if status in ENDED else "")
-        text = reason(what, message or "the service gave no error message")
+        text = reason(what, message or NO_ERROR_MESSAGE)
         body = {"Status": "FAILURE", "Reason": fit_reason(text), "Data": status}
     body["UniqueId"] = watched.name
     logger.info("Signalling the wait condition", extra={"status": body["Status"], "job_status": status})
@@ -196,47 +194,9 @@ def _signal(watched: Watch, status: str, message: str, *, give_up_at: float) -> 
 
 # EventBridge -----------------------------------------------------------------------------------------------
 def _put_watch_rule(watched: Watch, event: Mapping[str, Any], context: LambdaContext) -> None:
-    events = aws_clients.events()
-    name = job_rule_name(rule_prefix(spec.POLL_RULE_PREFIX_ENV), watched.job)
-    minutes = max(1, int(POLL_PERIOD_SECONDS // 60))
-    events.put_rule(
-        Name=name,
-        ScheduleExpression=f"rate({minutes} minute{'s' if minutes > 1 else ''})",
-        State="ENABLED",
-        Description=f"Signals the wait condition of harvest job {watched.name}"[:512],
-    )
-    function_arn = ":".join(context.invoked_function_arn.split(":")[:7])
-    response = events.put_targets(
-        Rule=name, Targets=[{"Id": TARGET_ID, "Arn": function_arn, "Input": watched.to_input(event)}]
-    )
-    if response.get("FailedEntryCount"):
-        failed = response.get("FailedEntries") or [{}]
-        raise RuntimeError(f"EventBridge refused the watch target: {failed[0].get('ErrorMessage', 'no reason')}")
-
-
-def _rule_exists(name: str) -> bool:
-    try:
-        aws_clients.events().describe_rule(Name=name)
-    except ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
-            return False
-        raise
-    return True
-
-
-def _remove_rule(name: str) -> None:
-    """Targets, then the rule; either already gone counts as removed."""
-    events = aws_clients.events()
-    try:
-        events.remove_targets(Rule=name, Ids=[TARGET_ID])
-    except ClientError as error:
-        if error_code(error) != "ResourceNotFoundException":
-            raise
-    try:
-        events.delete_rule(Name=name)
-    except ClientError as error:
-        if error_code(error) != "ResourceNotFoundException":
-            raise
+    name = rules.job_rule_name(watched.job)
+    rules.put(name, f"Signals the wait condition of harvest job {watched.name}")
+    rules.point(name, context, watched.to_poll(event))
 
 
 def _time_left(context: LambdaContext) -> float:

@@ -1,4 +1,4 @@
-"""The MediaPackage v1 flavour of a harvest job, behind the lifecycle's HarvestService protocol.
+"""The MediaPackage v1 flavour of a harvest job, behind the model's HarvestService protocol.
 
 Translates the custom resource's properties (CloudFormation's strings, checked by ``spec.validate_v1``) into
 CreateHarvestJob / DescribeHarvestJob calls of the ``mediapackage`` 2017-10-12 API, and its answers into the
@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from harvest_handler import aws_clients, preflight
-from harvest_handler.cfn_response import error_code
-from harvest_handler.lifecycle import Job, JobStatus, NameInUse
 from harvest_handler.logs import logger
+from harvest_handler.model import Job, JobStatus, NameInUse, error_code
 from mediapackage_harvest.contract import spec
 
 if TYPE_CHECKING:

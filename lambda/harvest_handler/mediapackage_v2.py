@@ -1,4 +1,4 @@
-"""The MediaPackage v2 flavour of a harvest job, behind the lifecycle's HarvestService protocol.
+"""The MediaPackage v2 flavour of a harvest job, behind the model's HarvestService protocol.
 
 Translates the custom resource's properties (CloudFormation's strings, checked by ``spec``) into
 CreateHarvestJob / GetHarvestJob / CancelHarvestJob / TagResource / UntagResource calls, and the service's
@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from harvest_handler import aws_clients, preflight
-from harvest_handler.cfn_response import error_code
-from harvest_handler.lifecycle import Job, JobStatus, NameInUse, QuotaExceeded
 from harvest_handler.logs import logger
+from harvest_handler.model import Job, JobStatus, NameInUse, QuotaExceeded, error_code
 from mediapackage_harvest.contract import spec
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from harvest_handler.cfn_response import cause_of, error_code
 from harvest_handler.logs import logger
+from harvest_handler.model import cause_of, error_code
 from mediapackage_harvest.contract import resource_policy, spec
 from mediapackage_harvest.contract.services import V2
 

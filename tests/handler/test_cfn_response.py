@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from harvest_handler.cfn_response import MAX_BODY_BYTES, fit_reason, response_body
+from harvest_handler.cfn_response import MAX_BODY_BYTES, response_body
 from harvest_handler.logs import logger
+from harvest_handler.model import fit_reason
 from tests.handler.fakes import INLINE_CHECKS, Harness, job_arn, with_properties
 
 

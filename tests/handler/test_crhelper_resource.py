@@ -13,8 +13,8 @@ import subprocess
 import sys
 from typing import Any
 
-from harvest_handler.crhelper_resource import InProgress, SafeCfnResource, Succeeded
-from mediapackage_harvest.contract.spec import POLL_RULE_PREFIX_ENV
+from harvest_handler.crhelper_resource import SafeCfnResource
+from harvest_handler.model import InProgress, Succeeded
 from tests.handler.fakes import RULE_PREFIX, START, Harness, LambdaContext, with_properties
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,7 +32,7 @@ def invoke(harness: Harness, resource: SafeCfnResource, event: dict[str, Any]) -
 
 
 def test_crhelpers_decorators_register_the_functions_it_runs(harness: Harness) -> None:
-    resource = SafeCfnResource.for_invocation(rule_prefix_env=POLL_RULE_PREFIX_ENV)
+    resource = SafeCfnResource()
     seen: list[str] = []
 
     @resource.create
@@ -53,7 +53,7 @@ def test_crhelpers_decorators_register_the_functions_it_runs(harness: Harness) -
 
 def test_crhelpers_poll_decorator_polls_until_the_function_returns_an_id(harness: Harness) -> None:
     def resource_with_functions(polls_left: list[int]) -> SafeCfnResource:
-        resource = SafeCfnResource.for_invocation(rule_prefix_env=POLL_RULE_PREFIX_ENV)
+        resource = SafeCfnResource()
 
         @resource.create
         def create(event: dict[str, Any], context: Any) -> None:
@@ -83,27 +83,42 @@ def test_crhelpers_poll_decorator_polls_until_the_function_returns_an_id(harness
     assert harness.rules() == []  # removed once the answer landed
 
 
-def test_a_decorated_function_may_return_an_outcome_and_its_error_answers_failed(harness: Harness) -> None:
-    resource = SafeCfnResource.for_invocation(rule_prefix_env=POLL_RULE_PREFIX_ENV)
+def test_registered_functions_return_outcomes_and_their_errors_answer_failed(harness: Harness) -> None:
+    """``register`` puts Outcome-returning functions behind crhelper's decorators."""
 
-    # crhelper's stubs type a function's result as the physical id; an Outcome is this resource's extension.
-    @resource.create  # type: ignore[arg-type]
     def create(event: dict[str, Any], context: Any) -> Succeeded:
         return Succeeded("outcome-id", {"Arn": "arn:example"})
 
-    @resource.update  # type: ignore[arg-type]
     def update(event: dict[str, Any], context: Any) -> InProgress:
         raise RuntimeError("the update broke")
 
     created, updated = harness.event("create"), harness.event("update")
-    invoke(harness, resource, created)
-    invoke(harness, SafeCfnResource.for_invocation(rule_prefix_env=POLL_RULE_PREFIX_ENV), updated)
+    for event in (created, updated):
+        resource = SafeCfnResource()
+        resource.register(create=create, update=update, delete=create, poll=create)
+        invoke(harness, resource, event)
 
     assert harness.response(created)["PhysicalResourceId"] == "outcome-id"
     assert harness.response(created)["Data"] == {"Arn": "arn:example"}
     failed = harness.response(updated)
-    assert failed["Status"] == "FAILED"  # a fresh instance: the other invocation's functions are not its own
-    assert "No function for Update" in failed["Reason"]
+    assert failed["Status"] == "FAILED"
+    assert failed["Reason"].endswith("the update broke")
+    assert harness.rules() == []  # finished at once: nothing handed over to polling
+
+
+def test_crhelper_builds_none_of_its_clients() -> None:
+    """crhelper's constructor would build lambda, events and logs clients that nothing here uses: none is built
+    (boto3 makes its default session with the first client), and the instance is back in Lambda mode."""
+    code = (
+        "import os, boto3\n"
+        "from harvest_handler.crhelper_resource import SafeCfnResource\n"
+        "resource = SafeCfnResource()\n"
+        "assert boto3.DEFAULT_SESSION is None, 'crhelper built a client'\n"
+        "assert resource._sam_local is None and 'AWS_SAM_LOCAL' not in os.environ\n"
+    )
+    paths = os.pathsep.join([os.path.join(REPO, "lambda"), os.path.join(REPO, "constructs")])
+    env = {k: v for k, v in os.environ.items() if k != "AWS_SAM_LOCAL"}
+    subprocess.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": paths}, check=True)
 
 
 def test_crhelpers_timeout_timer_runs_on_the_handler_clock(harness: Harness) -> None:

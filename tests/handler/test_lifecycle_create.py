@@ -255,18 +255,17 @@ def test_a_quota_retry_state_too_large_for_eventbridge_fails_clearly(harness: Ha
     assert harness.rules() == []
 
 
-def test_without_a_rule_prefix_the_handover_fails_with_the_job_arn(
+def test_without_a_rule_prefix_the_request_fails_before_any_job_is_created(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A function that could never poll or watch answers FAILED at once (crhelper's init_failure), creating nothing."""
     monkeypatch.delenv(RULE_PREFIX_ENV)
     event = harness.event("create")
-    name = harness.expect_create(event)
-    harness.expect_gets(name, INLINE_CHECKS)
 
-    harness.invoke(event)
+    harness.invoke(event)  # the Stubber expects no MediaPackage call at all
 
     response = harness.response(event)
     assert response["Status"] == "FAILED"
     assert f"Environment variable {RULE_PREFIX_ENV} must hold a rule-name prefix" in response["Reason"]
-    assert response["PhysicalResourceId"] == job_arn(name)  # the rollback's Delete cancels the job
+    assert response["PhysicalResourceId"].startswith("failed-create:")
     assert harness.rules() == []

@@ -13,9 +13,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from harvest_handler.lifecycle import HarvestService, JobStatus, NameInUse
 from harvest_handler.mediapackage_v1 import MediaPackageV1
 from harvest_handler.mediapackage_v2 import MediaPackageV2
+from harvest_handler.model import HarvestService, JobStatus, NameInUse
 from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
 
 NOW = datetime(2026, 1, 15, 11, 0, tzinfo=UTC).timestamp()

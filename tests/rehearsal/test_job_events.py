@@ -326,7 +326,7 @@ def _rule_name(rehearsal: Rehearsal, job_arn: str) -> str:
     (function_id,) = rehearsal.functions
     assert rehearsal.cloudformation is not None and rehearsal.cloudformation.template is not None
     prefix = rehearsal.cloudformation.template.function_environment(function_id)["HARVEST_POLL_RULE_PREFIX"]
-    return str(handler_module("crhelper_resource").job_rule_name(prefix, job_arn))
+    return str(handler_module("rules").job_rule_name(job_arn, prefix))
 
 
 def _digest_of(rehearsal: Rehearsal, job_arn: str) -> str:

@@ -21,7 +21,7 @@ from mediapackage_harvest import InvalidHarvestJob
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
 from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
-from mediapackage_harvest.rehearsal.lambda_runtime import poll_period_seconds
+from mediapackage_harvest.rehearsal.lambda_runtime import handler_module
 from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import WAIT_CONDITION_TYPE, WAIT_HANDLE_TYPE, Template
 from tests.rehearsal.stacks import REAL_TIME_END, REAL_TIME_START, Synthesized, job
@@ -93,7 +93,7 @@ def test_a_three_hour_real_time_harvest_deploys_with_its_arn_and_etag(stacks: Sy
         condition = the(of_type(created, template, WAIT_CONDITION_TYPE, "Create"))
         assert condition.answered_at is not None
         assert condition.answered_at - job_request.sent_at > 3 * 3600 - 600  # waited past CloudFormation's hour
-        assert condition.answered_at - ended_at(found) <= poll_period_seconds() + 5
+        assert condition.answered_at - ended_at(found) <= handler_module("rules").POLL_PERIOD_SECONDS + 5
         assert json.loads(condition.response["Data"]["Data"]) == {found["HarvestJobName"]: "COMPLETED"}  # type: ignore[index]
 
         deleted = rehearsal.destroy()

@@ -121,7 +121,7 @@ def test_a_job_event_reaching_a_fresh_process_logs_no_response_url(level: str, s
         job_arn = str(rehearsal.emulator.jobs()[0]["Arn"])
         assert rehearsal.cloudformation is not None and rehearsal.cloudformation.template is not None
         prefix = rehearsal.cloudformation.template.function_environment(next(iter(rehearsal.functions)))
-        rule = handler_module("crhelper_resource").job_rule_name(prefix["HARVEST_POLL_RULE_PREFIX"], job_arn)
+        rule = handler_module("rules").job_rule_name(job_arn, prefix["HARVEST_POLL_RULE_PREFIX"])
         rule_arn = rehearsal.events.put_rule(Name=rule, ScheduleExpression="rate(5 minutes)")["RuleArn"]
         url = rehearsal.endpoint.response_url("a-waiting-request")
         poll = {"RequestType": "Create", "ResponseURL": url, "RequestId": "a-waiting-request", "CrHelperPoll": True}

@@ -69,6 +69,9 @@ TAGS_MAX = 50
 TAG_KEY_MAX = 128
 TAG_VALUE_MAX = 256
 TAG_PATTERN = re.compile(r"[\w\s.:/=+\-@]*")
+# CloudFormation's limits on a custom resource's answer: the body (PUT to the ResponseURL) and what it keeps of Reason.
+RESPONSE_BODY_MAX_BYTES = 4096
+REASON_MAX_CHARS = 256
 # The job ARN appears twice in the CloudFormation response (PhysicalResourceId and Data.Arn), which must stay
 # under 4096 bytes with the stack id, logical id, ETag and Reason beside it; 800 leaves room for all of them.
 NAMES_TOTAL_MAX = 800

@@ -4,7 +4,8 @@ The rehearsal's stand-in for the service: it sends the harvest-job resources' Cr
 to the handler (run unmodified, as a Lambda would run it), waits on the virtual clock for the response that the
 handler PUTs to a local HTTPS endpoint, and does what CloudFormation does next: the next resource in dependency
 order, a rollback after a failure or a timeout, the Delete of a replaced resource once an update has succeeded.
-EventBridge's part (firing the polling rules once per poll period) is played by :class:`RuleScheduler`.
+EventBridge's part (firing the handler's polling rules on their schedule, delivering job events) is played by
+:mod:`~mediapackage_harvest.rehearsal.event_bus`.
 
 Long waits are played as CloudFormation plays them: a ``WaitConditionHandle``'s physical id (its Ref) is a
 pre-signed URL on the same local HTTPS endpoint, and a ``WaitCondition`` completes when ``Count`` SUCCESS signals
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mediapackage_harvest.rehearsal.lambda_runtime import poll_period_seconds, run_to_timeout
+from mediapackage_harvest.rehearsal.lambda_runtime import run_to_timeout
 from mediapackage_harvest.rehearsal.template import WAIT_CONDITION_TYPE, WAIT_HANDLE_TYPE, Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
@@ -110,61 +111,6 @@ class StackRules(Protocol):
     def put_rules(self, template: Template) -> None: ...
 
     def delete_rules(self, template: Template) -> None: ...
-
-
-class RuleApi(Protocol):
-    """The slice of an EventBridge client the scheduler uses (a boto3 ``events`` client on moto)."""
-
-    def list_rules(self, **kwargs: Any) -> Any: ...
-
-    def list_targets_by_rule(self, **kwargs: Any) -> Any: ...
-
-
-@dataclass
-class RuleScheduler:
-    """EventBridge's part: fire each polling rule's target every ``period`` seconds (the handler's poll period)
-    while the rule exists."""
-
-    clock: VirtualClock
-    events: RuleApi
-    prefix: str
-    function: LambdaFunction
-    timeline: Timeline
-    scheduled: set[str] = field(default_factory=set)
-    fired: int = 0
-    peak_rules: int = 0
-    period: float = field(default_factory=poll_period_seconds)
-
-    def notice_new_rules(self) -> None:
-        """Called after every invocation: a rule created then first fires one period later."""
-        names = self.rule_names()
-        self.peak_rules = max(self.peak_rules, len(names))
-        for name in sorted(names - self.scheduled):
-            self.scheduled.add(name)
-            self.timeline.add(self.clock.time(), "eventbridge", name, "rule created", f"every {self.period:g} s")
-            self.clock.call_later(self.period, lambda n=name: self._fire(n))  # type: ignore[misc]
-
-    def rule_names(self) -> set[str]:
-        names: set[str] = set()
-        token: str | None = None
-        while True:
-            page = self.events.list_rules(NamePrefix=self.prefix, **({"NextToken": token} if token else {}))
-            names |= {r["Name"] for r in page.get("Rules", [])}
-            token = page.get("NextToken")
-            if not token:
-                return names
-
-    def _fire(self, name: str) -> None:
-        if name not in self.rule_names():
-            self.scheduled.discard(name)
-            self.timeline.add(self.clock.time(), "eventbridge", name, "rule gone", "no more polls")
-            return
-        targets = self.events.list_targets_by_rule(Rule=name).get("Targets", [])
-        for target in targets:
-            self.fired += 1
-            event = json.loads(target["Input"])
-            self.function.invoke(event, "EventBridge poll", event.get("LogicalResourceId", name))
-        self.clock.call_later(self.period, lambda: self._fire(name))
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""EventBridge's default event bus, played for the rehearsal: the stack's event rules and their deliveries.
+"""EventBridge's default event bus, played for the rehearsal: the stack's event rules and their deliveries, and
+the scheduled rules the handler makes.
 
 The rehearsal's CloudFormation puts each ``AWS::Events::Rule`` of the template with an ``EventPattern`` into moto
 (PutRule with the pattern, PutTargets; removed with the stack), as CloudFormation would create it. The MediaPackage
@@ -7,6 +8,10 @@ moto with moto's own pattern matcher and invokes each target function (a :class:
 asynchronously, as EventBridge does. Delivery follows the scenario's ``events`` (:class:`EventDelivery`): a delay,
 a lost fraction drawn from the rehearsal's seeded random, a second delivery. The timeline shows each delivery and
 each loss.
+
+:class:`Scheduler` fires every scheduled rule in moto (the handler's polling and watch rules) at the rate its
+``ScheduleExpression`` names, invoking each target function by its ARN with the target's Input, for as long as the
+rule exists: what EventBridge knows of a rule, and nothing of the handler.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +34,8 @@ from mediapackage_harvest.rehearsal.timeline import Timeline
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
 RULE_TYPE = "AWS::Events::Rule"
+RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
 @dataclass
@@ -153,3 +161,63 @@ def _summary(event: Mapping[str, object]) -> str:
         job = detail.get("harvest_job")
         status = str((job if isinstance(job, Mapping) else detail).get("status") or detail.get("Status") or "")
     return f"{event.get('detail-type')}" + (f" ({status})" if status else "")
+
+
+@dataclass
+class Scheduler:
+    """EventBridge's scheduled rules (see the module docstring). ``functions`` are the rehearsal's functions by
+    logical id; a target whose ARN is none of theirs is not invoked."""
+
+    clock: VirtualClock
+    events: Any
+    functions: Mapping[str, LambdaFunction]
+    timeline: Timeline
+    scheduled: set[str] = field(default_factory=set)
+    fired: int = 0
+    peak_rules: int = 0
+
+    def notice_new_rules(self) -> None:
+        """Called after every invocation: a rule created then first fires one period later."""
+        rates = self.rule_rates()
+        self.peak_rules = max(self.peak_rules, len(rates))
+        for name in sorted(set(rates) - self.scheduled):
+            self.scheduled.add(name)
+            self.timeline.add(self.clock.time(), "eventbridge", name, "rule created", f"every {rates[name]:g} s")
+            self.clock.call_later(rates[name], lambda n=name: self._fire(n))  # type: ignore[misc]
+
+    def rule_rates(self) -> dict[str, float]:
+        """Every scheduled rule's period in seconds, by name."""
+        rates: dict[str, float] = {}
+        token: str | None = None
+        while True:
+            page = self.events.list_rules(**({"NextToken": token} if token else {}))
+            for rule in page.get("Rules", []):
+                if rule.get("ScheduleExpression"):
+                    rates[rule["Name"]] = period_seconds(str(rule["ScheduleExpression"]))
+            token = page.get("NextToken")
+            if not token:
+                return rates
+
+    def _fire(self, name: str) -> None:
+        rates = self.rule_rates()
+        if name not in rates:
+            self.scheduled.discard(name)
+            self.timeline.add(self.clock.time(), "eventbridge", name, "rule gone", "no more polls")
+            return
+        by_arn = {function.arn: function for function in self.functions.values()}
+        for target in self.events.list_targets_by_rule(Rule=name).get("Targets", []):
+            function = by_arn.get(target["Arn"])
+            if function is None:
+                continue
+            self.fired += 1
+            event = json.loads(target.get("Input") or "{}")
+            function.invoke(event, "EventBridge poll", str(event.get("LogicalResourceId", name)))
+        self.clock.call_later(rates[name], lambda: self._fire(name))
+
+
+def period_seconds(expression: str) -> float:
+    """The period a ``rate(...)`` schedule expression names, in seconds."""
+    match = RATE.fullmatch(expression)
+    if match is None:
+        raise ValueError(f"not a rate expression the rehearsal can schedule: {expression!r}")
+    return int(match[1]) * float(UNIT_SECONDS[match[2].removesuffix("s")])

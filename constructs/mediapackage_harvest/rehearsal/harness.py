@@ -44,15 +44,10 @@ from moto.server import ThreadedMotoServer
 
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint
-from mediapackage_harvest.rehearsal.cloudformation import (
-    CloudFormation,
-    LambdaFunction,
-    RuleScheduler,
-    StackResult,
-)
+from mediapackage_harvest.rehearsal.cloudformation import CloudFormation, LambdaFunction, StackResult
 from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
 from mediapackage_harvest.rehearsal.environment import environment
-from mediapackage_harvest.rehearsal.event_bus import EventBus
+from mediapackage_harvest.rehearsal.event_bus import EventBus, Scheduler
 from mediapackage_harvest.rehearsal.lambda_runtime import (
     handler_module,
     handler_seams,
@@ -124,7 +119,7 @@ class Rehearsal:
         self.events: Any
         self.cloudformation: CloudFormation | None = None
         self.functions: dict[str, LambdaFunction] = {}
-        self.schedulers: list[RuleScheduler] = []
+        self.scheduler: Scheduler
         self.results: list[StackResult] = []
         self.assumptions: list[str] = []
         """What the rehearsal took for granted about resources outside the stack (one line each, starting with
@@ -173,6 +168,7 @@ class Rehearsal:
         )
         for emulator in (self.emulator, self.emulator_v1):
             emulator.publish_events(self.event_bus.publish, self.event_bus.wake_at)
+        self.scheduler = Scheduler(self.clock, self.events, self.functions, self.timeline)
         self._iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto_url)
         self._function_environment = self._stack.enter_context(environment({}))
         self._handler_module = load_handler_module()
@@ -220,13 +216,12 @@ class Rehearsal:
         for service, emulator in (("", self.emulator), ("v1:", self.emulator_v1)):
             for call in emulator.calls:
                 calls[service + call.operation] = calls.get(service + call.operation, 0) + 1
-        rules = set().union(*(s.rule_names() for s in self.schedulers)) if self.schedulers else set()
         return Figures(
             lambda_invocations=sum(f.invocations for f in self.functions.values()),
             billed_lambda_ms=sum(f.billed_ms for f in self.functions.values()),
             mediapackage_calls=calls,
-            eventbridge_polls=sum(s.fired for s in self.schedulers),
-            rules_left=len(rules),
+            eventbridge_polls=self.scheduler.fired,
+            rules_left=len(self.scheduler.rule_rates()),
         )
 
     def eventbridge_rules(self) -> list[str]:
@@ -290,11 +285,7 @@ class Rehearsal:
             timeout=template.function_timeout(function_id),
             timeline=self.timeline,
         )
-        scheduler = RuleScheduler(
-            self.clock, self.events, environment.get(spec.POLL_RULE_PREFIX_ENV, ""), function, self.timeline
-        )
-        function.after_invocation = scheduler.notice_new_rules
-        self.schedulers.append(scheduler)
+        function.after_invocation = self.scheduler.notice_new_rules
         return function
 
     def _register_in_moto(self, name: str) -> None:

@@ -66,16 +66,6 @@ def handler_module(name: str) -> ModuleType:
     return importlib.import_module(f"{HANDLER_PACKAGE}.{name}")
 
 
-def poll_flag() -> str:
-    """The key that marks an event EventBridge delivered (defined once, by the handler)."""
-    return str(handler_module("crhelper_resource").POLL_FLAG)
-
-
-def poll_period_seconds() -> float:
-    """How often EventBridge polls a request (defined once, by the handler)."""
-    return float(handler_module("crhelper_resource").POLL_PERIOD_SECONDS)
-
-
 @contextmanager
 def _on_sys_path(folder: Path) -> Iterator[None]:
     saved = list(sys.path)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mediapackage_harvest.rehearsal.cloudformation import LambdaFunction
-from mediapackage_harvest.rehearsal.lambda_runtime import InvocationEnded, poll_flag
+from mediapackage_harvest.rehearsal.lambda_runtime import InvocationEnded, handler_module
 from mediapackage_harvest.rehearsal.template import Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
@@ -68,7 +68,7 @@ class LambdaFaults:
         allowed_retries = retries if self.retries is None else self.retries
 
         def handler(event: dict[str, Any], context: Any) -> None:
-            poll = poll_flag() in event
+            poll = handler_module("model").POLL_FLAG in event
             logical_id = str(event.get("LogicalResourceId", ""))
             since = clock.time() - timeline.origin
             if poll and self.drop_polls and self.drop_polls[0] <= since < self.drop_polls[1]:
@@ -92,7 +92,7 @@ class LambdaFaults:
         function.handler = handler
 
     def _deliver_again(self, function: LambdaFunction, event: dict[str, Any], clock: VirtualClock) -> None:
-        if poll_flag() in event and self.poll_twice:
+        if handler_module("model").POLL_FLAG in event and self.poll_twice:
             why = "EventBridge poll, delivered twice"
             self._invoke_copy(function, event, clock, 0.0, why, str(event.get("LogicalResourceId", "")))
 
