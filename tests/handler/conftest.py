@@ -22,15 +22,15 @@ from moto.server import ThreadedMotoServer  # noqa: E402
 from harvest_handler import aws_clients  # noqa: E402
 from harvest_handler import clock as handler_clock  # noqa: E402
 from mediapackage_harvest.contract import spec  # noqa: E402
-from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint  # noqa: E402
 from tests.handler.fakes import RULE_PREFIX, FakeClock, Harness  # noqa: E402
+from tests.reliability.faults.responses import FlakyEndpoint  # noqa: E402
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @pytest.fixture(scope="session")
-def endpoint() -> Iterator[CloudFormationEndpoint]:
-    with CloudFormationEndpoint() as running:
+def endpoint() -> Iterator[FlakyEndpoint]:
+    with FlakyEndpoint() as running:
         yield running
 
 
@@ -53,7 +53,7 @@ def clock() -> Iterator[FakeClock]:
 
 @pytest.fixture
 def harness(
-    clock: FakeClock, endpoint: CloudFormationEndpoint, moto_url: str, monkeypatch: pytest.MonkeyPatch
+    clock: FakeClock, endpoint: FlakyEndpoint, moto_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Harness]:
     """The handler wired to a Stubber (MediaPackage v2), moto (EventBridge) and the response endpoint."""
     endpoint.reset()

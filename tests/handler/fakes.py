@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.stub import Stubber
 
 import index
-from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint
+from tests.reliability.faults.responses import FlakyEndpoint
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -98,7 +98,7 @@ class LambdaContext:
 
 
 # Events ----------------------------------------------------------------------------------------------------
-def load_event(name: str, endpoint: CloudFormationEndpoint, **changes: Any) -> dict[str, Any]:
+def load_event(name: str, endpoint: FlakyEndpoint, **changes: Any) -> dict[str, Any]:
     """``events/<name>.json`` with top-level ``changes`` and a ResponseURL of the local endpoint."""
     event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
     event.update(changes)
@@ -194,7 +194,7 @@ class Harness:
     """Runs ``index.handler`` as Lambda would and shows what CloudFormation and EventBridge saw."""
 
     clock: FakeClock
-    endpoint: CloudFormationEndpoint
+    endpoint: FlakyEndpoint
     mediapackage: Stubber
     events: EventBridgeClient
     retrying: set[str] = field(default_factory=set)  # RequestIds whose create is retried (quota): preflight done

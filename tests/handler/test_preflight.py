@@ -16,10 +16,10 @@ import pytest
 import index
 from harvest_handler import aws_clients
 from mediapackage_harvest.contract import spec
-from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint
 from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
 from mediapackage_harvest.rehearsal.scenario import EndpointScript, Fault, JobScript, Scenario
 from tests.handler.fakes import RULE_PREFIX, FakeClock, LambdaContext, load_event, with_properties
+from tests.reliability.faults.responses import FlakyEndpoint
 
 ENDPOINT = "live/main/hls"  # the sample event's endpoint
 HEALTHY = EndpointScript(startover_window_seconds=86400, hls_manifests=("index",))
@@ -45,7 +45,7 @@ class Deploy:
     """Runs the handler as Lambda would, with MediaPackage served by an emulator scripted per test."""
 
     clock: FakeClock
-    endpoint: CloudFormationEndpoint
+    endpoint: FlakyEndpoint
     moto_url: str
 
     def create(
@@ -84,7 +84,7 @@ class Deploy:
 
 @pytest.fixture
 def deploy(
-    clock: FakeClock, endpoint: CloudFormationEndpoint, moto_url: str, monkeypatch: pytest.MonkeyPatch
+    clock: FakeClock, endpoint: FlakyEndpoint, moto_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Deploy]:
     endpoint.reset()
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).close()

@@ -3,8 +3,8 @@
 CloudFormation hands a custom resource an S3 pre-signed URL and waits for one JSON body PUT to it. This server
 plays that URL on 127.0.0.1 with a certificate from a throwaway trustme CA, so the handler's unmodified HTTPS PUT
 (certificate checks on) reaches it once the process trusts ``ca_file`` (``SSL_CERT_FILE=<ca_file>``). It checks
-the URL's signature like S3 would, records every accepted body in arrival order, and can be told to fail the next
-PUTs for a request, to rehearse S3's occasional 5xx answers and dropped connections.
+the URL's signature like S3 would and records every accepted body in arrival order. A subclass can answer some PUTs
+otherwise (:meth:`CloudFormationEndpoint.failure_for`), as this repository's fault tests do.
 
     with CloudFormationEndpoint() as endpoint:
         os.environ["SSL_CERT_FILE"] = str(endpoint.ca_file)
@@ -48,10 +48,11 @@ class ReceivedResponse:
     size: int  # bytes received; CloudFormation rejects bodies over 4096
 
 
-@dataclass
-class _Failures:
-    times: int
-    status: int | None  # None: drop the connection without answering
+@dataclass(frozen=True)
+class Failure:
+    """How one PUT is refused: an HTTP status, or ``None`` to drop the connection without answering."""
+
+    status: int | None
 
 
 class CloudFormationEndpoint(LocalServer):
@@ -63,8 +64,6 @@ class CloudFormationEndpoint(LocalServer):
         super().__init__()
         self._lock = threading.Lock()
         self._received: list[ReceivedResponse] = []
-        self._attempts: dict[str, int] = {}
-        self._failures: dict[str, _Failures] = {}
         self._dir: Path | None = None
         self.ca_file = Path()
 
@@ -117,34 +116,16 @@ class CloudFormationEndpoint(LocalServer):
         with self._lock:
             return list(self._received)
 
-    def attempts_for(self, request_id: str) -> int:
-        """PUTs that reached the endpoint for ``request_id``, failed ones included."""
-        with self._lock:
-            return self._attempts.get(request_id, 0)
-
-    def fail_next(self, request_id: str, times: int = 1, status: int | None = 500) -> None:
-        """Fail the next ``times`` PUTs for ``request_id``: answer ``status``, or drop the connection if None."""
-        with self._lock:
-            self._failures[request_id] = _Failures(times, status)
-
     def reset(self) -> None:
-        """Forget everything received and every planned failure."""
+        """Forget everything received."""
         with self._lock:
             self._received.clear()
-            self._attempts.clear()
-            self._failures.clear()
+
+    def failure_for(self, request_id: str) -> Failure | None:
+        """How to refuse this well-signed PUT for ``request_id``; None (always, here) to accept it."""
+        return None
 
     # Called by the request handler -------------------------------------------------------------------------
-    def _planned_failure(self, request_id: str) -> _Failures | None:
-        """Count the attempt; the failure to act out, if one is planned."""
-        with self._lock:
-            self._attempts[request_id] = self._attempts.get(request_id, 0) + 1
-            planned = self._failures.get(request_id)
-            if planned is None or planned.times <= 0:
-                return None
-            planned.times -= 1
-            return _Failures(1, planned.status)
-
     def _record(self, request_id: str, body: dict[str, Any], size: int) -> None:
         with self._lock:
             self._received.append(ReceivedResponse(len(self._received) + 1, request_id, body, size))
@@ -194,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not hmac.compare_digest(signature, endpoint.signature(request_id)):
             self._answer(403, "SignatureDoesNotMatch")
             return
-        failure = endpoint._planned_failure(request_id)
+        failure = endpoint.failure_for(request_id)
         if failure is not None:
             if failure.status is None:
                 self.close_connection = True

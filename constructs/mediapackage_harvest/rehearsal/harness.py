@@ -81,6 +81,9 @@ class Figures:
 class Rehearsal:
     """See the module docstring. Not re-entrant; one rehearsal at a time per process."""
 
+    endpoint_class: type[CloudFormationEndpoint] = CloudFormationEndpoint
+    """The stand-in for CloudFormation's response URLs (a subclass may refuse some PUTs)."""
+
     def __init__(
         self,
         scenario: Scenario | None = None,
@@ -140,7 +143,7 @@ class Rehearsal:
         moto_url = shared_moto_url()
         _reset_moto(moto_url)  # moto's backends are per process: start from nothing, whatever ran before
         self._stack.callback(_reset_moto, moto_url)
-        self.endpoint = self._stack.enter_context(CloudFormationEndpoint())
+        self.endpoint = self._stack.enter_context(self.endpoint_class())
         self._stack.enter_context(
             environment(
                 {

@@ -16,12 +16,15 @@ from mediapackage_harvest.rehearsal.template import Template
 from tests.reliability.faults.eventbridge import EventBridgeFaults
 from tests.reliability.faults.hangs import Hang, hang_calls
 from tests.reliability.faults.lambda_faults import LambdaFaults, lambda_retries
-from tests.reliability.faults.responses import LateListener
+from tests.reliability.faults.responses import FlakyEndpoint, LateListener
 
 
 class FaultRehearsal(Rehearsal):
     """A :class:`Rehearsal` whose handler meets the faults of this package (Lambda's timeout applies in every
     rehearsal)."""
+
+    endpoint_class = FlakyEndpoint
+    endpoint: FlakyEndpoint
 
     def __init__(
         self,

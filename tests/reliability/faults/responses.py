@@ -1,11 +1,56 @@
-"""The pre-signed response URL's host refusing connections for a while: :class:`LateListener`, a port nothing
-listens on until it opens. (Failing PUTs with 5xx answers or dropped connections is the local endpoint's own
-``fail_next``.)"""
+"""The pre-signed response URL misbehaving: :class:`FlakyEndpoint` fails the next PUTs of a request with an HTTP
+status or a dropped connection (S3's occasional 5xx), :class:`LateListener` refuses connections for a while (a port
+nothing listens on until it opens)."""
 
 from __future__ import annotations
 
 import socket
 import threading
+from dataclasses import dataclass
+
+from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint, Failure
+
+
+@dataclass
+class _Planned:
+    times: int
+    status: int | None  # None: drop the connection without answering
+
+
+class FlakyEndpoint(CloudFormationEndpoint):
+    """The rehearsal's response endpoint, told to fail the next PUTs of a request; it counts every PUT."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._attempts: dict[str, int] = {}
+        self._planned: dict[str, _Planned] = {}
+        self._plan_lock = threading.Lock()
+
+    def fail_next(self, request_id: str, times: int = 1, status: int | None = 500) -> None:
+        """Fail the next ``times`` PUTs for ``request_id``: answer ``status``, or drop the connection if None."""
+        with self._plan_lock:
+            self._planned[request_id] = _Planned(times, status)
+
+    def attempts_for(self, request_id: str) -> int:
+        """PUTs that reached the endpoint for ``request_id``, failed ones included."""
+        with self._plan_lock:
+            return self._attempts.get(request_id, 0)
+
+    def reset(self) -> None:
+        """Forget everything received, every PUT counted and every planned failure."""
+        super().reset()
+        with self._plan_lock:
+            self._attempts.clear()
+            self._planned.clear()
+
+    def failure_for(self, request_id: str) -> Failure | None:
+        with self._plan_lock:
+            self._attempts[request_id] = self._attempts.get(request_id, 0) + 1
+            planned = self._planned.get(request_id)
+            if planned is None or planned.times <= 0:
+                return None
+            planned.times -= 1
+            return Failure(planned.status)
 
 
 class LateListener:
