@@ -16,6 +16,7 @@ A server that needs its own socket handling (TLS, a hand-written request handler
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -70,6 +71,16 @@ def dispatching_handler(dispatch: Dispatch) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    """A client that goes away mid-connection (a killed process, a timed-out call) is not the server's error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exception(), ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class LocalServer:
     """Start/stop/URL/context manager for a server on 127.0.0.1 at a free port, served on a daemon thread.
 
@@ -89,9 +100,7 @@ class LocalServer:
 
     def _bind(self) -> ThreadingHTTPServer:
         """The server, bound to a free port on 127.0.0.1 and not yet serving."""
-        server = ThreadingHTTPServer((HOST, 0), dispatching_handler(self.dispatch))
-        server.daemon_threads = True
-        return server
+        return _Server((HOST, 0), dispatching_handler(self.dispatch))
 
     def start(self) -> Self:
         """Serve on a free local port (once; starting a running server does nothing)."""
