@@ -1,5 +1,5 @@
 """The API reference is generated from docstrings (pdoc): every public class, function, method and property the
-package exports has one, and every prop of the public constructs is described (``:param name:`` or ``Args:``)."""
+package exports has one, and every prop of the public constructs is described (``:param name:``, the one style)."""
 
 from __future__ import annotations
 
@@ -30,12 +30,8 @@ def _own_doc(obj: Any) -> str:
 
 
 def _documented_args(doc: str) -> set[str]:
-    """Names described by ``:param name:`` lines or in an ``Args:`` section (``name: what it is``)."""
-    names = set(re.findall(r":param (\w+):", doc))
-    section = re.search(r"^\s*Args:\n((?:\s*\n|\s+.*\n?)*)", doc, re.MULTILINE)
-    if section:
-        names |= set(re.findall(r"^\s+(\w+)(?: \([^)]*\))?:", section.group(1), re.MULTILINE))
-    return names
+    """Names described by ``:param name:`` lines (the package's one docstring style)."""
+    return set(re.findall(r":param (\w+):", doc))
 
 
 def undocumented(module: types.ModuleType) -> list[str]:
@@ -80,8 +76,7 @@ def test_the_check_finds_a_missing_docstring_and_an_undescribed_prop() -> None:
     class Clip(Construct):
         """A construct whose docstring forgets a prop.
 
-        Args:
-            channel_name: the channel.
+        :param channel_name: the channel.
         """
 
         def __init__(self, scope: Construct, id: str, *, channel_name: str, end_time: str) -> None:
@@ -112,3 +107,10 @@ def test_the_readme_command_builds_the_api_reference_with_the_props(tmp_path: Pa
     assert "MediaPackageV1HarvestJob" in package and "harvester_origin_endpoint_policy_statement" in package
     assert "let the handler's INFO log lines through" in rehearsal  # Rehearsal(handler_logs=...)
     assert "default_start" in rehearsal and "StackResult" in rehearsal
+
+
+def test_the_package_writes_one_docstring_style() -> None:
+    """``:param name:`` everywhere (pdoc renders it); no Google-style ``Args:`` sections."""
+    sources = [*(REPO / "constructs").rglob("*.py"), *(REPO / "lambda").rglob("*.py")]
+    mixed = [str(path.relative_to(REPO)) for path in sources if re.search(r"^\s+Args:\s*$", path.read_text(), re.M)]
+    assert mixed == []

@@ -95,18 +95,17 @@ class Rehearsal:
     ) -> None:
         """Set up a rehearsal; the services start when the ``with`` block is entered.
 
-        Args:
-            scenario: what the MediaPackage emulators do (job timings, outcomes, faults); default: every job
-                completes after 35 s.
-            start: the virtual time the rehearsal deploys at, as a real deploy would (windows must have started,
-                and lie within the endpoint's startover window). Default: now. :func:`default_start` gives a time
-                just after a template's windows, to rehearse a stack whose windows are not harvestable yet.
-            seed: seeds ``random`` while the rehearsal runs (botocore's retry jitter), for the same timeline on
-                every run.
-            duplicate_deliveries: maps a request type (``"Create"``, ...) to the delay in seconds of a second
-                delivery of each such request, to rehearse Lambda's at-least-once delivery.
-            handler_logs: let the handler's INFO log lines through; by default only its warnings and errors
-                are logged, so a test's output stays readable.
+        :param scenario: what the MediaPackage emulators do (job timings, outcomes, faults); default: every job
+            completes after 35 s.
+        :param start: the virtual time the rehearsal deploys at, as a real deploy would (windows must have started,
+            and lie within the endpoint's startover window). Default: now. :func:`default_start` gives a time just
+            after a template's windows, to rehearse a stack whose windows are not harvestable yet.
+        :param seed: seeds ``random`` while the rehearsal runs (botocore's retry jitter), for the same timeline on
+            every run.
+        :param duplicate_deliveries: maps a request type (``"Create"``, ...) to the delay in seconds of a second
+            delivery of each such request, to rehearse Lambda's at-least-once delivery.
+        :param handler_logs: let the handler's INFO log lines through; by default only its warnings and errors are
+            logged, so a test's output stays readable.
         """
         self.scenario = scenario or Scenario()
         self._handler_logs = handler_logs
