@@ -27,6 +27,10 @@ The origin endpoint must let MediaPackage harvest it: pass the endpoint the app 
 for an endpoint outside the app, add ``harvester_origin_endpoint_policy_statement(...)`` to its policy.
 One handler function per stack serves every ``HarvestJob`` in it.
 
+Many clips of one endpoint, as Python data or a CSV or JSON file, are one ``ClipSet``: each clip a ``HarvestJob``
+named after the clip, harvested at most ``max_active_jobs`` at a time (MediaPackage's quota per channel group),
+each starting as soon as another ends.
+
 Channels still on MediaPackage v1 get the same experience from ``MediaPackageV1HarvestJob`` (an origin endpoint
 ID, a window, a bucket and a manifest key; it creates the role MediaPackage writes with). v1 and v2 jobs in one
 stack share its one handler function. v1 harvest jobs can be neither cancelled nor deleted.
@@ -41,7 +45,9 @@ from typing import TYPE_CHECKING, Any
 from mediapackage_harvest.contract.spec import RESOURCE_TYPE, V1_RESOURCE_TYPE, InvalidProperties, Violation
 
 if TYPE_CHECKING:
-    from mediapackage_harvest.errors import InvalidHarvestJob, InvalidV1HarvestJob
+    from mediapackage_harvest.clip_set import ClipSet, HarvestedClip
+    from mediapackage_harvest.clips import Clip
+    from mediapackage_harvest.errors import InvalidClipSet, InvalidHarvestJob, InvalidV1HarvestJob
     from mediapackage_harvest.harvest_job import HarvestJob
     from mediapackage_harvest.policies import (
         harvest_job_arn_pattern,
@@ -62,6 +68,10 @@ except PackageNotFoundError:  # the source tree on sys.path without an install
 # must not pay for starting aws_cdk's jsii runtime.
 _LAZY = {
     "HarvestJob": "harvest_job",
+    "ClipSet": "clip_set",
+    "Clip": "clips",
+    "HarvestedClip": "clip_set",
+    "InvalidClipSet": "errors",
     "InvalidHarvestJob": "errors",
     "HarvestJobProvider": "provider",
     "harvest_job_arn_pattern": "policies",
@@ -75,8 +85,12 @@ _LAZY = {
 __all__ = [
     "RESOURCE_TYPE",
     "V1_RESOURCE_TYPE",
+    "Clip",
+    "ClipSet",
     "HarvestJob",
     "HarvestJobProvider",
+    "HarvestedClip",
+    "InvalidClipSet",
     "InvalidHarvestJob",
     "InvalidProperties",
     "InvalidV1HarvestJob",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from mediapackage_harvest.clips import Problem
 from mediapackage_harvest.contract import spec
 
 # Custom resource property paths (spec's field names) -> the Python prop a user wrote; most specific first.
@@ -101,3 +102,18 @@ class InvalidV1HarvestJob(InvalidHarvestJob):
 
     construct = "MediaPackageV1HarvestJob"
     props_by_field = V1_PROPS_BY_FIELD
+
+
+class InvalidClipSet(spec.InvalidProperties):
+    """A ``ClipSet`` whose clips or props break rules: the message lists every problem, each at the place to fix it
+    (the file, row and column; a clip of ``clips``; or the set's prop), with ``HarvestJob``'s rules and messages.
+    ``problems`` holds them as :class:`~mediapackage_harvest.clips.Problem` (``where``, ``prop``, ``rule``,
+    ``field``).
+    """
+
+    def __init__(self, path: str, problems: Sequence[Problem]) -> None:
+        super().__init__([spec.Violation(p.field or p.prop, p.rule) for p in problems])
+        self.path = path
+        self.problems = list(problems)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        self.args = (f"ClipSet '{path}': {count}:\n" + "\n".join(f"  {p}" for p in problems),)

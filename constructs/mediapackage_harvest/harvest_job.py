@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -15,8 +15,8 @@ from constructs import Construct, IDependable
 from mediapackage_harvest import long_wait
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.errors import InvalidHarvestJob
-from mediapackage_harvest.origin_endpoint import resolve_endpoint
-from mediapackage_harvest.props import DEFAULT_TIMEOUT, Rendering, per_object, raise_if_invalid
+from mediapackage_harvest.origin_endpoint import Endpoint, resolve_endpoint
+from mediapackage_harvest.props import DEFAULT_TIMEOUT, Rendering, combine, is_unresolved, per_object
 from mediapackage_harvest.provider import HarvestJobProvider
 from mediapackage_harvest.synth_clock import synth_time, warn_v2
 
@@ -93,7 +93,9 @@ class HarvestJob(Construct):
         )
         if endpoint is not None:
             channel_group_name, channel_name, origin_endpoint_name = endpoint.names
-        properties, violations = render_properties(
+        properties, violations = plan_properties(
+            endpoint=endpoint,
+            endpoint_violations=endpoint_violations,
             channel_group_name=channel_group_name,
             channel_name=channel_name,
             origin_endpoint_name=origin_endpoint_name,
@@ -108,14 +110,8 @@ class HarvestJob(Construct):
             wait_for_completion=wait_for_completion,
             timeout=timeout,
         )
-        violations += endpoint_violations + (endpoint.check(properties, synth_time()) if endpoint else [])
-        # origin_endpoint given wrongly: its problem is reported, not three missing names.
-        named_by_endpoint = {spec.CHANNEL_GROUP, spec.CHANNEL, spec.ORIGIN_ENDPOINT} if endpoint_violations else set()
-
-        def validate(props: Mapping[str, Any], unresolved: Callable[[object], bool]) -> list[spec.Violation]:
-            return [v for v in spec.validate(props, unresolved) if v.field not in named_by_endpoint]
-
-        raise_if_invalid(InvalidHarvestJob, scope, id, properties, violations, validate)
+        if violations:
+            raise InvalidHarvestJob(f"{scope.node.path}/{id}".lstrip("/"), violations)
         assert channel_group_name is not None and channel_name is not None and origin_endpoint_name is not None
 
         super().__init__(scope, id)
@@ -140,7 +136,7 @@ class HarvestJob(Construct):
             self._attributes_of = long_wait.declare_wait(
                 self, self.resource, handle, properties, provider.service_token
             )
-        waits_for: list[IDependable] = [provider.permission]
+        waits_for: list[IDependable] = [provider.permission, *self._starts_after()]
         if endpoint is not None:
             endpoint.grant_harvester(self, self.resource)
         warn_v2(
@@ -165,6 +161,16 @@ class HarvestJob(Construct):
                     "amazonaws.com use it (kms:GenerateDataKey, kms:Decrypt), or MediaPackage cannot write.",
                 )
         self.resource.node.add_dependency(*waits_for)
+
+    def _starts_after(self) -> list[IDependable]:
+        """What the job's resource waits for besides the provider, the endpoint and the bucket (none here; a
+        ClipSet's clip waits for the one before it in its lane)."""
+        return []
+
+    @property
+    def _completion(self) -> IDependable:
+        """What has answered once the job has completed: the job's resource, or in long-wait mode its result."""
+        return self._attributes_of
 
     # The attributes are read from the custom resource when first used: most jobs' are never read.
     @cached_property
@@ -206,6 +212,23 @@ def _within_an_hour(properties: Mapping[str, Any]) -> bool:
 @per_object
 def _encrypted(bucket: s3.IBucket) -> bool:
     return bucket.encryption_key is not None
+
+
+def plan_properties(
+    *,
+    endpoint: Endpoint | None,
+    endpoint_violations: Sequence[spec.Violation],
+    **props: Any,
+) -> tuple[dict[str, Any], list[spec.Violation]]:
+    """A job's custom resource properties and every rule its props break (what ``InvalidHarvestJob`` lists):
+    rendering, the origin endpoint's checks, then the contract's rules (tokens skipped). ``props`` are
+    :func:`render_properties`'s; shared by ``HarvestJob`` and the clips of a ``ClipSet``."""
+    properties, violations = render_properties(**props)
+    violations += [*endpoint_violations, *(endpoint.check(properties, synth_time()) if endpoint else [])]
+    # origin_endpoint given wrongly: its problem is reported, not three missing names.
+    named_by_endpoint = {spec.CHANNEL_GROUP, spec.CHANNEL, spec.ORIGIN_ENDPOINT} if endpoint_violations else set()
+    validated = [v for v in spec.validate(properties, is_unresolved) if v.field not in named_by_endpoint]
+    return properties, combine(violations, validated)
 
 
 def render_properties(

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import jsii
@@ -25,6 +26,7 @@ from constructs import Construct, IConstruct
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.errors import BOTH_FIELD, ENDPOINT_FIELD
 from mediapackage_harvest.policies import harvester_origin_endpoint_policy_statement
+from mediapackage_harvest.props import is_unresolved
 
 # Harvestable manifest kinds: the custom resource's key, the endpoint's attribute, how people call them.
 KINDS = (
@@ -57,8 +59,20 @@ class Endpoint:
             properties.get(spec.SCHEDULE), now
         )
 
+    @cached_property
+    def _declared(self) -> dict[str, list[str] | None]:
+        """The manifest names the endpoint declares per kind (None: a token hides them), read once: a set of
+        clips checks many jobs against one endpoint, and each read is a jsii round trip."""
+        return {kind: _manifest_names(getattr(self.cfn, attribute)) for kind, attribute, _ in KINDS}
+
+    @cached_property
+    def _window(self) -> tuple[bool, int | float | None]:
+        """Whether the startover window is known at synth (not a token), and its value."""
+        window = self.cfn.startover_window_seconds if self.cfn is not None else None
+        return not Token.is_unresolved(window), window
+
     def _manifest_violations(self, harvested: object) -> list[spec.Violation]:
-        declared = {kind: _manifest_names(getattr(self.cfn, attribute)) for kind, attribute, _ in KINDS}
+        declared = self._declared
         listing = "; ".join(
             f"{label} {', '.join(repr(n) for n in names) if names else 'none'}"
             for (kind, _, label), names in ((k, declared[k[0]]) for k in KINDS)
@@ -72,7 +86,7 @@ class Endpoint:
                 continue
             for index, entry in enumerate(entries):
                 name = entry.get("ManifestName") if isinstance(entry, Mapping) else None
-                if isinstance(name, str) and not Token.is_unresolved(name) and name not in known:
+                if isinstance(name, str) and not is_unresolved(name) and name not in known:
                     violations.append(
                         spec.Violation(
                             f"{spec.MANIFESTS}.{kind}[{index}].ManifestName",
@@ -83,8 +97,8 @@ class Endpoint:
         return violations
 
     def _startover_violations(self, schedule: object, now: datetime) -> list[spec.Violation]:
-        window = self.cfn.startover_window_seconds if self.cfn is not None else None
-        if Token.is_unresolved(window):
+        known, window = self._window
+        if not known:
             return []
         if not window:
             return [

@@ -45,10 +45,16 @@ def raise_if_invalid(
 
     A rendering check replaces spec's rule for the same field: it knows the Python type the user passed.
     """
-    seen = {v.field for v in violations}
-    found = [*violations, *(v for v in validate(properties, is_unresolved) if v.field not in seen)]
+    found = combine(violations, validate(properties, is_unresolved))
     if found:
         raise error(f"{scope.node.path}/{id}".lstrip("/"), found)
+
+
+def combine(first: Sequence[spec.Violation], then: Sequence[spec.Violation]) -> list[spec.Violation]:
+    """``first``, then those of ``then`` about a field ``first`` does not name: a check that knows more (the
+    Python type the user passed, the file a value came from) replaces the general rule for the same field."""
+    seen = {v.field for v in first}
+    return [*first, *(v for v in then if v.field not in seen)]
 
 
 class Rendering:

@@ -71,6 +71,7 @@ class _BucketStatement(NamedTuple):
     statement: iam.PolicyStatement
     policy: s3.BucketPolicy | None  # the bucket's policy, which the jobs wait for
     bucket_arn: str
+    prefixes: set[str]  # the key prefixes covered ("clips/"; "" covers the bucket)
 
 
 # Each scope's provider, found once: a stack of many clips asks for it once per job.
@@ -224,8 +225,11 @@ class HarvestJobProvider(Construct):
         """
         key = (bucket, channel_group_name, channel_name, origin_endpoint_name)
         shared = self._bucket_statements.get(key)
+        prefix = _key_prefix(destination_path)
         if shared is not None:
-            shared.statement.add_resources(destination_objects_arn(shared.bucket_arn, destination_path))
+            if not any(prefix.startswith(covered) for covered in shared.prefixes):  # a ClipSet's clips: its prefix
+                shared.statement.add_resources(destination_objects_arn(shared.bucket_arn, destination_path))
+                shared.prefixes.add(prefix)
             return shared.policy
         bucket_arn = bucket.bucket_arn
         statement = harvester_bucket_policy_statement(
@@ -240,7 +244,7 @@ class HarvestJobProvider(Construct):
         )
         if not bucket.add_to_resource_policy(statement).statement_added:
             return None
-        self._bucket_statements[key] = _BucketStatement(statement, bucket.policy, bucket_arn)
+        self._bucket_statements[key] = _BucketStatement(statement, bucket.policy, bucket_arn, {prefix})
         return bucket.policy
 
     def _route_job_events(self, flavour: services.Flavour) -> None:
@@ -369,6 +373,12 @@ def nag_arn(arn: str, stack: Stack) -> str:
         return str(part)
 
     return "".join(text(part) for part in parts)
+
+
+def _key_prefix(destination_path: str) -> str:
+    """The key prefix ``destination_objects_arn`` grants, ending in '/' ("" for the whole bucket)."""
+    stripped = destination_path.rstrip("/") if isinstance(destination_path, str) else ""
+    return f"{stripped}/" if stripped else ""
 
 
 def _rule_prefix(function_address: str, stack_name: str) -> str:

@@ -77,6 +77,9 @@ REASON_MAX_CHARS = 256
 NAMES_TOTAL_MAX = 800
 # A derived HarvestJobName is at most this long; used for the combined-length rule when no name is given.
 DERIVED_NAME_MAX = 64
+# MediaPackage's default quota of QUEUED + IN_PROGRESS harvest jobs per channel group (adjustable on request).
+ACTIVE_JOBS_QUOTA = 10
+TIMESTAMP_RULE = "must be an ISO-8601 timestamp with a UTC offset (timezone-aware)"
 
 # MediaPackage v1 (``mediapackage`` 2017-10-12): CreateHarvestJob's names, plus the same lifecycle options.
 V1_RESOURCE_TYPE = "Custom::MediaPackageV1HarvestJob"
@@ -147,6 +150,14 @@ def validate_v1(
     check.s3_destination_v1(props.get(V1_DESTINATION))
     check.boolean(WAIT_FOR_COMPLETION, props.get(WAIT_FOR_COMPLETION))
     check.timeout(props.get(TIMEOUT), V1_TIMEOUT_MAX_SECONDS)
+    return check.violations
+
+
+def check_name(field: str, value: object) -> list[Violation]:
+    """The rules every MediaPackage name follows (channel, endpoint, job): 1 to NAME_MAX letters, digits, '-'
+    and '_'."""
+    check = _Checker(never_unresolved)
+    check.name(field, value, required=True)
     return check.violations
 
 
@@ -259,7 +270,7 @@ class _Checker:
         try:
             return parse_timestamp(text)
         except ValueError:
-            self.fail(field, f"must be an ISO-8601 timestamp with a UTC offset (timezone-aware), got {text!r}")
+            self.fail(field, f"{TIMESTAMP_RULE}, got {text!r}")
             return None
 
     def schedule(self, value: object) -> None:
