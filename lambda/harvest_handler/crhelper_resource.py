@@ -83,6 +83,7 @@ POLL_EVENT_KEYS = (
 )
 TIMEOUT_MARGIN_SECONDS = 0.5  # crhelper answers FAILED this long before Lambda would kill the invocation
 ANSWER_KEY = "HarvestAnswer"  # a poll carrying an answer that has not landed yet
+WAKE_KEY = "HarvestWake"  # the event pattern a request's rule fires on besides its schedule (InProgress.wake_on)
 RETIRE_KEY = "HarvestRetire"  # a poll of an answered request whose rule could not be removed
 RETIRE_ATTEMPTS = 3
 SAM_LOCAL_ENV = "AWS_SAM_LOCAL"  # crhelper's local mode: no clients built, no polling
@@ -230,8 +231,8 @@ class SafeCfnResource(CfnResource):
             elif isinstance(outcome, InProgress):
                 if POLL_FLAG not in event:
                     self._hand_over(outcome)
-                elif dict(outcome.state) != event.get(STATE_KEY):
-                    self._point_rule(str(event[RULE_KEY]), {STATE_KEY: dict(outcome.state)})
+                else:
+                    self._refresh(outcome, str(event[RULE_KEY]))
             else:
                 self._send_response = True  # crhelper answers through _cfn_response and _send
         except Exception as error:
@@ -298,22 +299,40 @@ class SafeCfnResource(CfnResource):
     def _hand_over(self, outcome: InProgress) -> None:
         """Create this request's rule and point it at the function; a rule left half-made goes with the FAILED
         answer that follows (see :meth:`_deliver`)."""
+        wake = None if outcome.job else outcome.wake_on
         try:
-            rule_arn = self._put_request_rule(outcome.job)
-            self._point_rule(rule_arn, {STATE_KEY: dict(outcome.state)})
+            rule_arn = self._put_request_rule(outcome.job, wake)
+            self._point_rule(rule_arn, {STATE_KEY: dict(outcome.state), **({WAKE_KEY: wake} if wake else {})})
         except Exception as error:
             raise rules.RuleError(f"could not hand over to EventBridge polling: {cause_of(error)}") from error
         logger.info("Handed over to EventBridge polling", extra={"rule": rules.name_of(rule_arn)})
 
-    def _put_request_rule(self, job_arn: str = "") -> str:
-        """The request's rule: named after its job when there is one, else after the request (no job yet)."""
+    def _refresh(self, outcome: InProgress, rule_arn: str) -> None:
+        """A poll that is not finished: its rule keeps the new state and, when named after the request (its job did
+        not exist at hand-over), fires on the events the outcome names (the job's own, once it exists)."""
+        extra: dict[str, Any] = {STATE_KEY: dict(outcome.state)}
+        request_rule = rules.request_rule_name(self.StackId, self.LogicalResourceId, self.RequestId)
+        wake = outcome.wake_on if rules.name_of(rule_arn) == request_rule else None
+        if wake:
+            extra[WAKE_KEY] = dict(wake)
+        if wake != self._event.get(WAKE_KEY):
+            self._put_request_rule("", wake)
+            logger.info("The polling rule now fires on other events", extra={"events": wake})
+        if any(self._event.get(key) != value for key, value in extra.items()):
+            self._point_rule(rule_arn, extra)
+
+    def _put_request_rule(self, job_arn: str = "", wake_on: Mapping[str, Any] | None = None) -> str:
+        """The request's rule: named after its job when there is one, else after the request (no job yet), then
+        also firing on the events ``wake_on`` matches."""
         name = (
             rules.job_rule_name(job_arn)
             if job_arn
             else rules.request_rule_name(self.StackId, self.LogicalResourceId, self.RequestId)
         )
         description = f"Polls custom resource {self.LogicalResourceId}"
-        self._created_rule = rules.put(name, description, every_minutes=self._polling_interval)
+        self._created_rule = rules.put(
+            name, description, every_minutes=self._polling_interval, event_pattern=None if job_arn else wake_on
+        )
         return self._created_rule
 
     def _point_rule(self, rule_arn: str, extra: Mapping[str, Any]) -> None:

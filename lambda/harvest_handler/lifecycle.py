@@ -218,7 +218,8 @@ def watch(inv: Invocation, progress: Progress, *, inline_until: float) -> Outcom
         next_poll_in_time = now + POLL_PERIOD_SECONDS <= progress.deadline
         if now + pause > hand_over_by or (now + pause > inline_until and next_poll_in_time):
             logger.info("Harvest job not finished yet; EventBridge polls from here", extra={"job": progress.job_id})
-            return InProgress(progress.to_state(), _failure_id(inv, progress), job=progress.job_id)
+            wake_on = inv.service.wake_pattern(progress.pending or {}, progress.job_id, rules.function_arn(inv.context))
+            return InProgress(progress.to_state(), _failure_id(inv, progress), job=progress.job_id, wake_on=wake_on)
         clock.sleep(pause)
 
 

@@ -77,6 +77,9 @@ class MediaPackageV1:
     def preflight(self, props: Mapping[str, Any], *, now: float) -> str | None:
         return preflight.check_v1(self._client(), props, now)
 
+    def wake_pattern(self, props: Mapping[str, Any], job_arn: str, function_arn: str) -> dict[str, Any] | None:
+        return None  # v1 refuses no create for a quota of active jobs
+
     def create(self, props: Mapping[str, Any], *, name: str, token: str) -> Job:
         """``token`` is unused: v1 has no client token; the Id plays its part (see the module docstring)."""
         try:

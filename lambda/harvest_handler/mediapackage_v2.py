@@ -18,8 +18,9 @@ from botocore.exceptions import ClientError
 
 from harvest_handler import aws_clients, preflight
 from harvest_handler.logs import logger
-from harvest_handler.model import Job, JobStatus, NameInUse, QuotaExceeded, error_code
+from harvest_handler.model import ENDED, Job, JobStatus, NameInUse, QuotaExceeded, error_code
 from mediapackage_harvest.contract import spec
+from mediapackage_harvest.contract.services import V2
 
 if TYPE_CHECKING:
     from mypy_boto3_mediapackagev2 import Mediapackagev2Client
@@ -73,6 +74,17 @@ class MediaPackageV2:
 
     def preflight(self, props: Mapping[str, Any], *, now: float) -> str | None:
         return preflight.check_v2(self._client(), props, now)
+
+    def wake_pattern(self, props: Mapping[str, Any], job_arn: str, function_arn: str) -> dict[str, Any] | None:
+        """The quota is per channel group: the events of its jobs that end (MediaPackage's user guide: one when a
+        job succeeds or fails, ``detail.harvestJob.status``), each a slot freed; once the job exists, its own."""
+        pattern: dict[str, Any] = {"source": [V2.event_source], "detail-type": [V2.event_detail_type]}
+        if job_arn:
+            return {**pattern, "resources": [job_arn]}
+        _, partition, _, region, account = function_arn.split(":")[:5]
+        group = f"arn:{partition}:{V2.iam_prefix}:{region}:{account}:channelGroup/{props.get(spec.CHANNEL_GROUP)}/"
+        ended = sorted(status.value for status in ENDED)
+        return {**pattern, "resources": [{"prefix": group}], "detail": {"harvestJob": {"status": ended}}}
 
     def create(self, props: Mapping[str, Any], *, name: str, token: str) -> Job:
         try:

@@ -121,6 +121,12 @@ class HarvestService(Protocol):
         """Where a new job under the properties' fixed name would collide with ``job`` (e.g. "channel g/c")."""
         ...
 
+    def wake_pattern(self, props: Mapping[str, Any], job_arn: str, function_arn: str) -> dict[str, Any] | None:
+        """The EventBridge event pattern of the events after which a request should look at its job again, for the
+        rule of a request refused for the quota: while there is no job, the job events of its quota's scope (one
+        ending frees a slot); once ``job_arn`` exists, that job's own. None when the service has no such quota."""
+        ...
+
 
 # One request -----------------------------------------------------------------------------------------------------
 class LambdaContext(Protocol):
@@ -195,12 +201,15 @@ class InProgress:
 
     ``physical_id`` is what a FAILED answer must carry meanwhile (a job that exists), if anything. ``job`` is
     the ARN of the job watched, once it exists: the polling rule is then named after it
-    (:func:`harvest_handler.rules.job_rule_name`), so the job's EventBridge events find the request.
+    (:func:`harvest_handler.rules.job_rule_name`), so the job's EventBridge events find the request. A request
+    that has no job yet (the quota) waits on a rule named after the request, which also fires on the events
+    ``wake_on`` matches (:meth:`HarvestService.wake_pattern`), so a slot that frees is taken within seconds.
     """
 
     state: Mapping[str, Any]
     physical_id: str | None = None
     job: str = ""
+    wake_on: Mapping[str, Any] | None = None
 
 
 Outcome = Succeeded | Failed | InProgress

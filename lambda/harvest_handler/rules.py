@@ -67,12 +67,25 @@ def name_of(rule_arn: str) -> str:
     return rule_arn.split("/", 1)[-1]
 
 
-def put(name: str, description: str, *, every_minutes: int = POLL_PERIOD_MINUTES) -> str:
-    """Create (or keep) the rule, firing every ``every_minutes``; its ARN."""
+def put(
+    name: str,
+    description: str,
+    *,
+    every_minutes: int = POLL_PERIOD_MINUTES,
+    event_pattern: Mapping[str, Any] | None = None,
+) -> str:
+    """Create (or replace) the rule, firing every ``every_minutes`` and, with ``event_pattern``, on every event
+    that matches it too (a rule may have both); its ARN."""
     unit = "minute" if every_minutes == 1 else "minutes"
-    response = aws_clients.events().put_rule(
-        Name=name, ScheduleExpression=f"rate({every_minutes} {unit})", State="ENABLED", Description=description[:512]
-    )
+    params: dict[str, Any] = {
+        "Name": name,
+        "ScheduleExpression": f"rate({every_minutes} {unit})",
+        "State": "ENABLED",
+        "Description": description[:512],
+    }
+    if event_pattern:
+        params["EventPattern"] = json.dumps(event_pattern, separators=(",", ":"))
+    response = aws_clients.events().put_rule(**params)
     return str(response["RuleArn"])
 
 

@@ -221,6 +221,37 @@ def test_quota_exceeded_beyond_the_inline_watch_is_retried_by_the_polls(harness:
     assert harness.rules() == []
 
 
+def test_a_create_refused_for_the_quota_waits_on_its_channel_groups_job_events_then_on_its_jobs(
+    harness: Harness,
+) -> None:
+    """A slot that frees is taken within seconds: the waiting request's rule also fires on any job event of the
+    channel group (the quota's scope), and once its job exists, on that job's events alone."""
+    event = harness.event("create")
+    harness.expect_quota_exceeded(event, times=INLINE_CHECKS + 1)
+    harness.invoke(event)
+    (rule,) = harness.rules()
+    group = "arn:aws:mediapackagev2:us-east-1:123456789012:channelGroup/live/"
+    source = {"source": ["aws.mediapackagev2"], "detail-type": ["MediaPackageV2 HarvestJob Notification"]}
+    assert json.loads(harness.events.describe_rule(Name=rule)["EventPattern"]) == {
+        **source,
+        "resources": [{"prefix": group}],
+        "detail": {"harvestJob": {"status": ["CANCELLED", "COMPLETED", "FAILED"]}},  # a job ended: a slot freed
+    }
+    assert harness.events.describe_rule(Name=rule)["ScheduleExpression"] == "rate(5 minutes)"  # the fallback
+
+    name = harness.expect_create(event)
+    harness.fire_poll(after=1.0)  # a job of the group ended: EventBridge runs the rule's Input at once
+
+    assert json.loads(harness.events.describe_rule(Name=rule)["EventPattern"]) == {
+        **source,
+        "resources": [job_arn(name)],
+    }
+    harness.expect_get(name, "COMPLETED")
+    harness.fire_poll(after=1.0)  # the job's own end
+    assert harness.response(event)["Status"] == "SUCCESS"
+    assert harness.rules() == []
+
+
 def test_the_poll_input_stays_within_8192_characters_with_the_largest_tags(harness: Harness) -> None:
     tags = {f"{index:02d}" + "k" * 126: "v" * 256 for index in range(50)}
     event = with_properties(harness.event("create"), Tags=tags, Description="d" * 1024)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aws_cdk import App, CfnOutput, Duration, Stack
 from constructs import Construct
 
-from mediapackage_harvest import HarvestJob
+from mediapackage_harvest import Clip, ClipSet, HarvestJob
 from mediapackage_harvest.rehearsal import template as rehearsal_template
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
@@ -122,6 +122,29 @@ def _long_three_hours(stack: Stack) -> None:
     CfnOutput(stack, "ETag", value=clip.etag)
 
 
+# A highlight reel: clips of 60 to 120 s (names -> minutes into the match, length in seconds), two lanes.
+REEL = {"goal-1": (4, 120), "save-1": (9, 60), "goal-2": (20, 120), "corner": (31, 90), "red-card": (40, 60)}
+REEL_UPDATED = {**{k: v for k, v in REEL.items() if k != "save-1"}, "goal-3": (50, 90)}  # one removed, one added
+REEL_QUOTA = 2
+
+
+def _reel(stack: Stack, clips: dict[str, tuple[int, int]] = REEL) -> None:
+    ClipSet(
+        stack,
+        "Reel",
+        clips=[
+            Clip(name, START + timedelta(minutes=minute), START + timedelta(minutes=minute, seconds=seconds))
+            for name, (minute, seconds) in clips.items()
+        ],
+        channel_group_name="live",
+        channel_name="main",
+        origin_endpoint_name="hls",
+        hls_manifests=["index"],
+        destination_bucket="harvest-bucket",
+        max_active_jobs=REEL_QUOTA,
+    )
+
+
 # Stack name -> what the stack holds at its first deploy.
 STACKS: dict[str, Callable[[Stack], None]] = {
     "One": _one,
@@ -137,6 +160,7 @@ STACKS: dict[str, Callable[[Stack], None]] = {
     "LongReplace": _long_v1,
     "LongRetag": _long_v1,
     "LongRetime": _long_v1,
+    "Reel": _reel,
 }
 # Stack name -> what the next deploy of that stack holds (same construct path, so the same provider).
 UPDATES: dict[str, Callable[[Stack], None]] = {
@@ -146,6 +170,7 @@ UPDATES: dict[str, Callable[[Stack], None]] = {
     "LongReplace": _long_replaced,
     "LongRetag": _long_retagged,
     "LongRetime": _long_three_hours,
+    "Reel": lambda stack: _reel(stack, REEL_UPDATED),
 }
 
 

@@ -4,10 +4,11 @@ the scheduled rules the handler makes.
 The rehearsal's CloudFormation puts each ``AWS::Events::Rule`` of the template with an ``EventPattern`` into moto
 (PutRule with the pattern, PutTargets; removed with the stack), as CloudFormation would create it. The MediaPackage
 emulators publish a harvest-job event on each status change; :class:`EventBus` matches it against every rule in
-moto with moto's own pattern matcher and invokes each target function (a :class:`LambdaFunction` of the rehearsal)
-asynchronously, as EventBridge does. Delivery follows the scenario's ``events`` (:class:`EventDelivery`): a delay,
-a lost fraction drawn from the rehearsal's seeded random, a second delivery. The timeline shows each delivery and
-each loss.
+moto with moto's own pattern matcher (the stack's, and the handler's rules that have a pattern besides their
+schedule) and invokes each target function (a :class:`LambdaFunction` of the rehearsal) asynchronously, as
+EventBridge does: with the event, or with the target's Input when it has one. Delivery follows the scenario's
+``events`` (:class:`EventDelivery`): a delay, a lost fraction drawn from the rehearsal's seeded random, a second
+delivery. The timeline shows each delivery and each loss.
 
 :class:`Scheduler` fires every scheduled rule in moto (the handler's polling and watch rules) at the rate its
 ``ScheduleExpression`` names, invoking each target function by its ARN with the target's Input, for as long as the
@@ -129,7 +130,12 @@ class EventBus:
                 self.delivered += 1
                 detail = f"{_summary(event)} by rule {rule['Name']}"
                 self.timeline.add(self.clock.time(), "eventbridge", _subject(event), "event delivered", detail)
-                function.invoke(copy.deepcopy(event), trigger, _subject(event))
+                if target.get("Input"):  # a constant Input replaces the event, as EventBridge does
+                    poll = json.loads(target["Input"])
+                    subject = str(poll.get("LogicalResourceId", rule["Name"]))
+                    function.invoke(poll, f"{trigger} (the rule's Input)", subject)
+                else:
+                    function.invoke(copy.deepcopy(event), trigger, _subject(event))
 
     def _rules(self) -> list[dict[str, Any]]:
         rules: list[dict[str, Any]] = []
@@ -158,8 +164,8 @@ def _summary(event: Mapping[str, object]) -> str:
     detail = event.get("detail")
     status = ""
     if isinstance(detail, Mapping):
-        job = detail.get("harvest_job")
-        status = str((job if isinstance(job, Mapping) else detail).get("status") or detail.get("Status") or "")
+        job = detail.get("harvest_job") or detail.get("harvestJob")  # v1's, v2's
+        status = str((job if isinstance(job, Mapping) else detail).get("status") or "")
     return f"{event.get('detail-type')}" + (f" ({status})" if status else "")
 
 

@@ -247,7 +247,10 @@ class Rehearsal:
 
     # Internals ---------------------------------------------------------------------------------------------
     def _surround(self, template: Template) -> None:
-        """The emulators learn the stack's endpoints and buckets; each new assumption goes to the timeline."""
+        """The emulators learn the stack's endpoints and buckets; each new assumption goes to the timeline, and the
+        timeline's table names a ClipSet's clips by their names."""
+        for logical_id, label in template.labels().items():
+            self.timeline.label(logical_id, label)
         surroundings = Surroundings.from_template(template, self.scenario)
         self.emulator.surroundings = surroundings
         self.emulator_v1.surroundings = surroundings

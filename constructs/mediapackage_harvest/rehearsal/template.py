@@ -9,7 +9,9 @@ account, and GetAtt on a custom resource the Data that resource returned.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 from mediapackage_harvest.contract import spec
 
 HARVEST_RESOURCE_TYPES = frozenset({spec.RESOURCE_TYPE, spec.V1_RESOURCE_TYPE})
+_CLIP_NAME = re.compile(r'"name":"([A-Za-z0-9_-]+)","arn":"$')  # a ClipSet listing's clip, before its ARN
 WAIT_HANDLE_TYPE = "AWS::CloudFormation::WaitConditionHandle"
 WAIT_CONDITION_TYPE = "AWS::CloudFormation::WaitCondition"
 
@@ -68,6 +71,20 @@ class Template:
     def harvest_job_ids(self) -> list[str]:
         """Logical ids of the harvest-job custom resources, in template order."""
         return [rid for rid, res in self.resources.items() if res.get("Type") in HARVEST_RESOURCE_TYPES]
+
+    def labels(self) -> dict[str, str]:
+        """The name of each ClipSet clip, by its logical id, read from the set's output listing (a JSON list built
+        with ``Fn::Join``, each clip's ``"name":"<clip>","arn":"`` followed by ``Fn::GetAtt`` of its job)."""
+        found: dict[str, str] = {}
+        for output in self.body.get("Outputs", {}).values():
+            value = output.get("Value")
+            parts = value.get("Fn::Join", [None, []])[1] if isinstance(value, dict) else []
+            for text, following in itertools.pairwise(parts):
+                name = _CLIP_NAME.search(text) if isinstance(text, str) else None
+                get_att = following.get("Fn::GetAtt") if isinstance(following, dict) else None
+                if name and isinstance(get_att, list) and get_att[0] in self.resources:
+                    found[str(get_att[0])] = name[1]
+        return found
 
     def played_ids(self) -> list[str]:
         """Logical ids of the resources the rehearsal's CloudFormation plays, in template order: custom resources

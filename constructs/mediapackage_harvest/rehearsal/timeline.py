@@ -27,6 +27,9 @@ class Timeline:
 
     origin: float
     entries: list[Entry] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    """What the table shows for a resource (a ClipSet's clip: its name, for its logical id and its job's name);
+    see :meth:`label`."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, now: float, source: str, resource: str, what: str, detail: str = "") -> None:
@@ -39,6 +42,19 @@ class Timeline:
                 index -= 1
             self.entries.insert(index, entry)
 
+    def label(self, logical_id: str, label: str) -> None:
+        """Show ``label`` for the resource ``logical_id`` and for the job names the handler derives from it
+        (``<logical id, 48 characters at most>-<12 hex>``)."""
+        self.labels[logical_id] = label
+        self.labels[logical_id[:_DERIVED_PREFIX]] = label
+
+    def shown(self, resource: str) -> str:
+        """The resource as the table shows it: its label, if it has one."""
+        found = self.labels.get(resource)
+        if found is None and len(resource) > _DERIVED_SUFFIX and resource[-_DERIVED_SUFFIX] == "-":
+            found = self.labels.get(resource[:-_DERIVED_SUFFIX])
+        return found or resource
+
     def where(self, source: str | None = None, what: str | None = None) -> list[Entry]:
         """The entries from ``source`` and/or with event ``what``, in time order."""
         return [e for e in self.entries if (source is None or e.source == source) and (what is None or e.what == what)]
@@ -47,12 +63,13 @@ class Timeline:
         """A fixed-width table a person can read in a terminal or a CI log.
 
         A long detail wraps onto indented lines, never cut; a word longer than the column (an ARN) stays whole
-        on its own line. A resource or event name too long for its column ends with ``…``.
+        on its own line. A resource or event name too long for its column ends with ``…``. A resource with a label
+        shows its label.
         """
         lines = [f"{'t (s)':>9}  {'source':<16}{'resource':<34}{'event':<22}detail", "-" * width]
         indent = " " * _DETAIL_COLUMN
         for e in self.entries:
-            head = f"{e.at:>9.1f}  {e.source:<16}{_cut(e.resource, 32):<34}{_cut(e.what, 20):<22}"
+            head = f"{e.at:>9.1f}  {e.source:<16}{_cut(self.shown(e.resource), 32):<34}{_cut(e.what, 20):<22}"
             detail = textwrap.wrap(
                 e.detail,
                 width=max(width - _DETAIL_COLUMN, 20),
@@ -73,6 +90,7 @@ class Timeline:
 
 
 _DETAIL_COLUMN = 9 + 2 + 16 + 34 + 22
+_DERIVED_PREFIX, _DERIVED_SUFFIX = 48, 13  # a derived job name: the logical id's first 48 characters, "-", 12 hex
 
 
 def _cut(text: str, width: int) -> str:

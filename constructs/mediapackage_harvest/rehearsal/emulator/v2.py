@@ -175,12 +175,21 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
         return _create_summary(params) if operation == "CreateHarvestJob" else None
 
     def _status_event(self, job: ScriptedJob, at: float) -> dict[str, object] | None:
-        """``MediaPackageV2 HarvestJob Notification`` on every status change. AWS does not document its detail:
-        the job is in ``resources``; the detail here is a guess (the handler reads none of it)."""
-        detail: dict[str, object] = {"HarvestJobName": job.name, "Status": job.status}
+        """``MediaPackageV2 HarvestJob Notification``, its detail as MediaPackage's user guide shows it (a
+        ``harvestJob`` with its names, status and message). The guide has one when a job succeeds or fails; the
+        emulator sends one on every status change, a superset the handler must take in its stride."""
+        assert isinstance(job, _Job)
+        harvest_job: dict[str, object] = {
+            "harvestJobName": job.name,
+            "arn": job.arn,
+            "status": job.status,
+            "channelGroupName": job.group,
+            "channelName": job.channel,
+            "originEndpointName": job.endpoint,
+        }
         if job.error_message and job.status == "FAILED":
-            detail["ErrorMessage"] = job.error_message
-        return job_event(self, V2.event_source, V2.event_detail_type, job.arn, at, detail)
+            harvest_job["message"] = job.error_message
+        return job_event(self, V2.event_source, V2.event_detail_type, job.arn, at, {"harvestJob": harvest_job})
 
     def _job_name_of(self, params: ApiDict) -> str | None:
         if params.get("HarvestJobName"):
