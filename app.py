@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Example app: a live origin endpoint and one MediaPackage v2 harvest job from it into a new, private bucket.
+"""Example app: a live origin endpoint, one MediaPackage v2 harvest job from it into a new, private bucket, and a
+small highlight reel (a ``ClipSet`` of three clips of the same window).
 
 The stack declares its channel group, channel and HLS origin endpoint (a one-day startover window, manifest
 ``index``) and passes the endpoint as ``origin_endpoint=``: the harvester statement goes into the endpoint's
@@ -25,7 +26,7 @@ from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mediapackage_harvest import HarvestJob
+from mediapackage_harvest import Clip, ClipSet, HarvestJob
 from mediapackage_harvest.contract.spec import parse_timestamp
 
 # Also in cdk.json; here so that `python app.py` alone synthesizes the same template.
@@ -37,6 +38,8 @@ DEFAULTS = {
     "destinationPath": "harvests/example",
 }
 STARTOVER_WINDOW_SECONDS = 86400  # one day: room between synthesizing and deploying (MediaPackage allows 14 days)
+# The highlight reel: clip name, start and end in minutes into the job's window.
+HIGHLIGHTS = (("kick-off", 0, 2), ("goal", 12, 14), ("final-whistle", 28, 30))
 
 
 def default_window(now: datetime) -> tuple[datetime, datetime]:
@@ -110,12 +113,13 @@ class MediaPackageHarvestExample(Stack):
         if context("harvest", "true").lower() == "false":  # the endpoint first: it needs a stream to harvest
             return
         start, end = default_window(datetime.now(UTC))
+        start_time = parse_timestamp(context("startTime", start.isoformat()))
         job = HarvestJob(
             self,
             "Clip",
             origin_endpoint=endpoint,
             hls_manifests=[context("manifestName")],
-            start_time=parse_timestamp(context("startTime", start.isoformat())),
+            start_time=start_time,
             end_time=parse_timestamp(context("endTime", end.isoformat())),
             destination_bucket=bucket,
             destination_path=context("destinationPath"),
@@ -123,6 +127,19 @@ class MediaPackageHarvestExample(Stack):
         )
         CfnOutput(self, "HarvestJobArn", value=job.harvest_job_arn)
         CfnOutput(self, "HarvestJobETag", value=job.etag)
+        # Each clip a job named after it, at most 10 at once (the channel group's quota); output HighlightsClips.
+        ClipSet(
+            self,
+            "Highlights",
+            clips=[
+                Clip(name, start_time + timedelta(minutes=begin), start_time + timedelta(minutes=finish))
+                for name, begin, finish in HIGHLIGHTS
+            ],
+            origin_endpoint=endpoint,
+            hls_manifests=[context("manifestName")],
+            destination_bucket=bucket,
+            destination_path=f"{context('destinationPath')}/highlights",
+        )
 
 
 app = App()

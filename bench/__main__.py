@@ -24,10 +24,11 @@ def commands(*, quick: bool, picture: Path | None) -> list[list[str]]:
             ["bench.lifecycle", "--quick"],
             ["bench.cold_start", "--runs", "1"],
             ["bench.synth_scaling", "--sizes", "1", "2", "--runs", "1"],
+            ["bench.clips", "--quick"],
             plot,
         ]
     else:
-        runs = [["bench.lifecycle"], ["bench.cold_start"], ["bench.synth_scaling"], plot]
+        runs = [["bench.lifecycle"], ["bench.cold_start"], ["bench.synth_scaling"], ["bench.clips"], plot]
     return [[sys.executable, "-m", *run] for run in runs]
 
 

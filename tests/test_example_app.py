@@ -68,12 +68,19 @@ def test_outputs(templates: dict[str, dict[str, Any]]) -> None:
     assert templates["bare"]["Resources"][job_id]["Type"] == "Custom::MediaPackageV2HarvestJob"
 
 
+def the_job(template: dict[str, Any]) -> dict[str, Any]:
+    """The app's one HarvestJob (its outputs name it), beside the clips of its highlight reel."""
+    job_id = template["Outputs"]["HarvestJobArn"]["Value"]["Fn::GetAtt"][0]
+    job: dict[str, Any] = template["Resources"][job_id]
+    return job
+
+
 def test_cdk_json_context_matches_the_app_defaults(templates: dict[str, dict[str, Any]]) -> None:
     assert templates["cdk.json"] == templates["bare"]
 
 
 def test_context_overrides_reach_the_job(templates: dict[str, dict[str, Any]]) -> None:
-    (job,) = (r for r in templates["override"]["Resources"].values() if r["Type"] == "Custom::MediaPackageV2HarvestJob")
+    job = the_job(templates["override"])
     assert job["Properties"]["ChannelName"] == "other-channel"
     assert job["Properties"]["ScheduleConfiguration"] == {
         "StartTime": GIVEN_START.isoformat(),
@@ -84,8 +91,7 @@ def test_context_overrides_reach_the_job(templates: dict[str, dict[str, Any]]) -
 def test_the_default_window_is_the_last_half_hour_that_ended_ten_minutes_before_synth(
     templates: dict[str, dict[str, Any]],
 ) -> None:
-    (job,) = (r for r in templates["bare"]["Resources"].values() if r["Type"] == "Custom::MediaPackageV2HarvestJob")
-    schedule = job["Properties"]["ScheduleConfiguration"]
+    schedule = the_job(templates["bare"])["Properties"]["ScheduleConfiguration"]
     start, end = (datetime.fromisoformat(schedule[key]) for key in ("StartTime", "EndTime"))
     assert end - start == timedelta(minutes=30)
     assert (end.minute, end.second, end.microsecond) in {(0, 0, 0), (30, 0, 0)}
@@ -98,7 +104,7 @@ def test_the_default_window_is_the_last_half_hour_that_ended_ten_minutes_before_
 def test_the_job_harvests_the_endpoint_the_stack_declares(templates: dict[str, dict[str, Any]]) -> None:
     resources = templates["bare"]["Resources"]
     (endpoint,) = (r for r in resources.values() if r["Type"] == "AWS::MediaPackageV2::OriginEndpoint")
-    (job,) = (r for r in resources.values() if r["Type"] == "Custom::MediaPackageV2HarvestJob")
+    job = the_job(templates["bare"])
     ((policy_id, policy),) = (
         (rid, r) for rid, r in resources.items() if r["Type"] == "AWS::MediaPackageV2::OriginEndpointPolicy"
     )
@@ -111,6 +117,25 @@ def test_the_job_harvests_the_endpoint_the_stack_declares(templates: dict[str, d
     assert statement["Principal"] == {"Service": "mediapackagev2.amazonaws.com"}
     assert sorted(statement["Action"]) == ["mediapackagev2:GetObject", "mediapackagev2:HarvestObject"]
     assert policy_id in job["DependsOn"]
+
+
+def test_the_highlight_reel_harvests_three_clips_of_the_window_from_the_same_endpoint(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    template = templates["override"]
+    jobs = [r for r in template["Resources"].values() if r["Type"] == "Custom::MediaPackageV2HarvestJob"]
+    clips = {job["Properties"]["Destination"]["S3Destination"]["DestinationPath"]: job["Properties"] for job in jobs}
+    prefix = "harvests/example/highlights"
+    expected = ["harvests/example", *(f"{prefix}/{name}/" for name in ("kick-off", "goal", "final-whistle"))]
+    assert sorted(clips) == sorted(expected)  # the job, and the reel's clips under the reel's prefix
+    goal = clips[f"{prefix}/goal/"]
+    assert goal["ChannelName"] == "other-channel"
+    assert goal["ScheduleConfiguration"] == {
+        "StartTime": (GIVEN_START + timedelta(minutes=12)).isoformat(),
+        "EndTime": (GIVEN_START + timedelta(minutes=14)).isoformat(),
+    }
+    listing = template["Outputs"]["HighlightsClipsC34A226D"]["Value"]["Fn::Join"][1]
+    assert listing[0] == '[{"name":"final-whistle","arn":"'
 
 
 def test_harvest_false_deploys_the_endpoint_without_a_job(templates: dict[str, dict[str, Any]]) -> None:

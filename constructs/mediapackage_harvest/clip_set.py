@@ -313,7 +313,8 @@ def _bucket_name(bucket: s3.IBucket) -> str:
 
 class _LaneJob(HarvestJob):
     """A clip's ``HarvestJob``: its resource also waits for the completion of the clip before it in its lane (in
-    the one dependency call the job makes). DependsOn is no property: a new lane never updates the job."""
+    the one dependency call the job makes; DependsOn is no property: a new lane never updates the job), and a
+    create refused for the quota (another stack holding the slots) is tried again as soon as one frees."""
 
     def __init__(self, scope: Construct, id: str, *, after: HarvestJob | None, **props: Any) -> None:
         self._after = after
@@ -321,6 +322,9 @@ class _LaneJob(HarvestJob):
 
     def _starts_after(self) -> list[IDependable]:
         return [self._after._completion] if self._after is not None else []
+
+    def _lifecycle_properties(self) -> dict[str, str]:
+        return {spec.RETRY_WHEN_SLOT_FREES: "true"}  # the set's lanes keep those waiting for a slot few
 
 
 class _Lanes:

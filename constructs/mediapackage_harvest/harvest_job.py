@@ -118,6 +118,7 @@ class HarvestJob(Construct):
         provider = HarvestJobProvider.of(scope)
         provider.grant_endpoint(channel_group_name, channel_name, origin_endpoint_name)
 
+        properties.update(self._lifecycle_properties())
         long = long_wait.is_long(properties)
         if long:  # past CloudFormation's hour for a custom resource: a wait condition waits (long_wait.py)
             handle = long_wait.declare_handle(self, properties)
@@ -161,6 +162,11 @@ class HarvestJob(Construct):
                     "amazonaws.com use it (kms:GenerateDataKey, kms:Decrypt), or MediaPackage cannot write.",
                 )
         self.resource.node.add_dependency(*waits_for)
+
+    def _lifecycle_properties(self) -> dict[str, str]:
+        """Lifecycle properties besides the props' (none here; a ClipSet's clip asks to be retried as soon as a
+        slot of its channel group frees)."""
+        return {}
 
     def _starts_after(self) -> list[IDependable]:
         """What the job's resource waits for besides the provider, the endpoint and the bucket (none here; a

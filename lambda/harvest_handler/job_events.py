@@ -2,8 +2,8 @@
 
 One rule per stack routes MediaPackage v2 (``MediaPackageV2 HarvestJob Notification``) and v1 (``MediaPackage
 HarvestJob Notification``) events to the handler (``contract.services``). Delivery is best effort (late, twice, out
-of order, or never) and the v2 detail is undocumented, so an event only says WHICH job to look at: the job comes
-from the event's ``resources`` (v1: ``detail.harvest_job.arn`` first), its status from the service itself
+of order, or never) and the v2 detail is documented by example only, so an event only says WHICH job to look at:
+the job comes from the event's ``resources`` (v1: ``detail.harvest_job.arn`` first), its status from the service itself
 (GetHarvestJob / DescribeHarvestJob), never from the event.
 
 The waiting request lives on its polling rule, named after the job (:func:`harvest_handler.rules.job_rule_name`):

@@ -69,6 +69,7 @@ class Progress:
     pending: Mapping[str, Any] | None = None  # the job's properties until it is created (quota retries)
     problem: str = ""  # why it is not created yet
     signal: long_wait.Signal | None = None  # long-wait mode: the wait condition to signal once the job ends
+    wake: bool = False  # a ClipSet's clip: refused for the quota, try again when a job of the channel group ends
 
     def to_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {
@@ -79,6 +80,8 @@ class Progress:
         }
         if self.signal is not None:
             state["signal"] = self.signal.to_state()
+        if self.wake:
+            state["wake"] = True
         if self.job_id:
             state["job"] = self.job_id
         else:
@@ -98,6 +101,7 @@ class Progress:
             pending=_unpack(pending) if pending else None,
             problem=str(state.get("problem", "")),
             signal=long_wait.Signal.from_state(state["signal"]) if state.get("signal") else None,
+            wake=bool(state.get("wake")),
         )
 
     @property
@@ -189,6 +193,7 @@ def start_job(inv: Invocation, props: Mapping[str, Any]) -> Outcome:
         name=str(props.get(inv.service.name_property) or inv.derived_name()),
         pending=job_properties(props),
         signal=signal,
+        wake=spec.parse_bool(props.get(spec.RETRY_WHEN_SLOT_FREES, False)),
     )
     logger.thread_safe_append_keys(job_name=progress.name)
     refusal = inv.service.preflight(props, now=now)
@@ -218,7 +223,11 @@ def watch(inv: Invocation, progress: Progress, *, inline_until: float) -> Outcom
         next_poll_in_time = now + POLL_PERIOD_SECONDS <= progress.deadline
         if now + pause > hand_over_by or (now + pause > inline_until and next_poll_in_time):
             logger.info("Harvest job not finished yet; EventBridge polls from here", extra={"job": progress.job_id})
-            wake_on = inv.service.wake_pattern(progress.pending or {}, progress.job_id, rules.function_arn(inv.context))
+            wake_on = None
+            if progress.wake:  # a ClipSet's clip (its lanes keep the waiters few): the channel group's job endings
+                wake_on = inv.service.wake_pattern(
+                    progress.pending or {}, progress.job_id, rules.function_arn(inv.context)
+                )
             return InProgress(progress.to_state(), _failure_id(inv, progress), job=progress.job_id, wake_on=wake_on)
         clock.sleep(pause)
 

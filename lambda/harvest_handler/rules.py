@@ -2,7 +2,8 @@
 
 Whatever waits on a job waits on one rule named after it (:func:`job_rule_name`): a request polled until its job
 ends, or a long-wait watch. A request whose job does not exist yet (the quota) waits on a rule named after the
-request (:func:`request_rule_name`). Each rule fires every :data:`POLL_PERIOD_SECONDS` and has one target, this
+request (:func:`request_rule_name`), which also fires on the events that may free a slot (:func:`put`'s
+``event_pattern``). Each rule fires every :data:`POLL_PERIOD_SECONDS` and has one target, this
 function, whose Input is the poll to run. Every name starts with the function's own prefix (environment variable
 ``spec.POLL_RULE_PREFIX_ENV``), the one the construct grants the rule calls and the invoke permission for.
 """

@@ -204,6 +204,7 @@ def test_quota_exceeded_beyond_the_inline_watch_is_retried_by_the_polls(harness:
     event = harness.event("create")
     harness.expect_quota_exceeded(event, times=INLINE_CHECKS + 1)  # at 0 s and every inline check
     harness.invoke(event)
+    assert "EventPattern" not in harness.events.describe_rule(Name=harness.rules()[0])  # polls alone
     state = json.loads(harness.poll_input())["CrHelperData"]
     assert "job" not in state and state["pending"]
     assert "ServiceQuotaExceededException" in state["problem"]
@@ -224,9 +225,9 @@ def test_quota_exceeded_beyond_the_inline_watch_is_retried_by_the_polls(harness:
 def test_a_create_refused_for_the_quota_waits_on_its_channel_groups_job_events_then_on_its_jobs(
     harness: Harness,
 ) -> None:
-    """A slot that frees is taken within seconds: the waiting request's rule also fires on any job event of the
-    channel group (the quota's scope), and once its job exists, on that job's events alone."""
-    event = harness.event("create")
+    """A ClipSet's clip takes a slot that frees within seconds: its waiting request's rule also fires on the ended-job
+    events of the channel group (the quota's scope), and once its job exists, on that job's events alone."""
+    event = with_properties(harness.event("create"), RetryWhenSlotFrees="true")
     harness.expect_quota_exceeded(event, times=INLINE_CHECKS + 1)
     harness.invoke(event)
     (rule,) = harness.rules()

@@ -40,8 +40,14 @@ SIGNAL_URL = "SignalUrl"
 
 MANIFEST_KINDS = ("HlsManifests", "DashManifests", "LowLatencyHlsManifests")
 
+# A ClipSet's clip ("true"): a create refused for the quota is tried again as soon as a job of the channel group
+# ends, not only at the next poll (its rule also fires on those events). The set keeps its waiters few (its lanes).
+RETRY_WHEN_SLOT_FREES = "RetryWhenSlotFrees"
+
 # Properties that do not describe the job itself: changing only these never replaces it.
-LIFECYCLE_PROPERTIES = frozenset({"ServiceToken", SERVICE_TIMEOUT, WAIT_FOR_COMPLETION, TIMEOUT, TAGS, SIGNAL_URL})
+LIFECYCLE_PROPERTIES = frozenset(
+    {"ServiceToken", SERVICE_TIMEOUT, WAIT_FOR_COMPLETION, TIMEOUT, TAGS, SIGNAL_URL, RETRY_WHEN_SLOT_FREES}
+)
 
 # Attributes the resource returns (Fn::GetAtt names).
 ATTRIBUTES = ("Arn", "ETag", "Status", "HarvestJobName", "CreatedAt", "ModifiedAt")
@@ -133,6 +139,7 @@ def validate(props: Mapping[str, Any], is_unresolved: Callable[[object], bool] =
     check.text(DESCRIPTION, props.get(DESCRIPTION), DESCRIPTION_MAX)
     check.tags(props.get(TAGS))
     check.boolean(WAIT_FOR_COMPLETION, props.get(WAIT_FOR_COMPLETION))
+    check.boolean(RETRY_WHEN_SLOT_FREES, props.get(RETRY_WHEN_SLOT_FREES))
     check.timeout(props.get(TIMEOUT), TIMEOUT_MAX_SECONDS)
     check.service_timeout(props.get(SERVICE_TIMEOUT))
     check.names_total(props)
