@@ -1,12 +1,12 @@
 """Highlight reels (issue 19): many clips of one channel group deployed under its quota of active harvest jobs,
 before and after, in one run; and the synth time of 100 clips.
 
-Layouts: ``HarvestJob loop @ REF`` (a HarvestJob per clip, with the library and handler as they were at git REF,
-run in a worker process on that tree: today's behaviour; ``--quick`` runs the loop in this process instead, where
-it behaves the same) and ``ClipSet`` (one set of the same clips). Each case deploys one synthesized stack on a fresh rehearsal:
-every job is QUEUED for 5 s and IN_PROGRESS for the rest of its clip's length (``clip_seconds``: a job is assumed
-to take as long as its clip), the channel group takes ``quota`` active jobs (MediaPackage's default, 10), and
-MediaPackage's job events reach the handler 1 s after each status change (an assumption, as in bench.lifecycle).
+Layouts: ``HarvestJob loop @ REF`` (a HarvestJob per clip, with the library and handler as they were at git REF, run
+in a worker process on that tree: today's behaviour; ``--quick`` runs the loop in this process instead, where it
+behaves the same) and ``ClipSet`` (one set of the same clips). Each case deploys one synthesized stack on a fresh
+rehearsal: every job is QUEUED for 5 s and IN_PROGRESS for the rest of its clip's length (``clip_seconds``: a job is
+assumed to take as long as its clip), the channel group takes ``quota`` active jobs (MediaPackage's default, 10),
+and MediaPackage's job events reach the handler 1 s after each status change (an assumption, as in bench.lifecycle).
 Another stack's jobs (``busy``) are created on the same channel group through the emulator's API when the deploy
 starts. ``ideal_seconds`` is the best schedule under the quota: the clips back to back on the free slots (the best
 for clips of equal length, as here). The goal, for a stack alone on its channel group: ``deploy_seconds`` ≤ 1.1 x
