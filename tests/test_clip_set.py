@@ -26,7 +26,7 @@ ROWS = [
     "red-card,2026-01-15T10:30:00Z,2026-01-15T10:30:30Z,,,cards/red/",
     "corner,2026-01-15T10:40:00Z,2026-01-15T10:42:00Z,,,",
 ]
-SETS = {"channel_group_name": "live", "channel_name": "main", "origin_endpoint_name": "hls"}
+SETS: dict[str, Any] = {"channel_group_name": "live", "channel_name": "main", "origin_endpoint_name": "hls"}
 
 
 def csv_file(tmp_path: Path, rows: list[str], name: str = "reel.csv") -> Path:
@@ -72,7 +72,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
         max_active_jobs=2,
         **SETS,
     )
-    return {name: Template.from_stack(stack).to_json() for name, stack in stacks.items()}
+    return {name: dict(Template.from_stack(stack).to_json()) for name, stack in stacks.items()}
 
 
 def test_each_clip_is_a_harvest_job_named_after_it_with_the_sets_defaults(synthesized: dict[str, Any]) -> None:
