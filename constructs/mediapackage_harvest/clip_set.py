@@ -16,14 +16,15 @@ its job to complete, and its resource DependsOn the completion of the clip befor
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IDependable
@@ -176,12 +177,7 @@ class ClipSet(Construct):
             harvested[name] = HarvestedClip(name, job, destination, f"s3://{bucket_name}/{destination}")
         self.clips: dict[str, HarvestedClip] = dict(sorted(harvested.items()))
         """Each clip by name, in name order: its ``HarvestJob``, ARN, ETag, status and S3 prefix."""
-        self.listing = stack.to_json_string(
-            [
-                {"name": c.name, "arn": c.harvest_job_arn, "status": c.status, "s3_prefix": c.s3_prefix}
-                for c in self.clips.values()
-            ]
-        )
+        self.listing = _listing(self.clips.values(), bucket_name)
         """Every clip's name, ARN, status and S3 prefix as a JSON list, in name order (a deploy-time value)."""
         self.output = CfnOutput(
             self,
@@ -190,6 +186,18 @@ class ClipSet(Construct):
             description=f"cdk-mediapackage-harvest: the clips of {path} (name, arn, status, s3_prefix) as JSON",
         )
         """The stack output of :attr:`listing`."""
+
+
+def _listing(clips: Iterable[HarvestedClip], bucket_name: str) -> str:
+    """A JSON list of each clip's name, arn, status and s3_prefix, joined by CloudFormation (``Fn::Join``): the text
+    between the attributes is written (and escaped) here, so synth has only the tokens to resolve."""
+    parts: list[str] = []
+    text = "["
+    for index, clip in enumerate(clips):
+        text += ("," if index else "") + '{"name":' + json.dumps(clip.name) + ',"arn":"'
+        parts += [text, clip.harvest_job_arn, '","status":"', clip.status, '","s3_prefix":"s3://', bucket_name]
+        text = "/" + json.dumps(clip.destination_path)[1:-1] + '"}'
+    return Fn.join("", [*parts, text + "]"])
 
 
 @dataclass(frozen=True)
@@ -260,7 +268,7 @@ def _plan(
         "tags": tags,
         "timeout": defaults.timeout,
     }
-    _, found = plan_properties(
+    properties, found = plan_properties(
         endpoint=defaults.endpoint,
         endpoint_violations=defaults.endpoint_violations,
         manifests=manifests,
@@ -274,7 +282,7 @@ def _plan(
             continue  # a path made of a bad name: the name's problem says it
         problems.append(_locate(row, violation, given_manifests))
     duration = (end - start).total_seconds() if isinstance(start, datetime) and isinstance(end, datetime) else 0.0
-    return {"name": row.name, **job_props}, duration, problems
+    return {"name": row.name, "planned": properties, **job_props}, duration, problems
 
 
 def _locate(row: clip_data.Row, violation: spec.Violation, given_manifests: bool) -> clip_data.Problem:
@@ -316,9 +324,14 @@ class _LaneJob(HarvestJob):
     the one dependency call the job makes; DependsOn is no property: a new lane never updates the job), and a
     create refused for the quota (another stack holding the slots) is tried again as soon as one frees."""
 
-    def __init__(self, scope: Construct, id: str, *, after: HarvestJob | None, **props: Any) -> None:
-        self._after = after
+    def __init__(
+        self, scope: Construct, id: str, *, after: HarvestJob | None, planned: dict[str, Any], **props: Any
+    ) -> None:
+        self._after, self._planned = after, planned
         super().__init__(scope, id, **props)
+
+    def _plan(self, **props: Any) -> tuple[dict[str, Any], list[spec.Violation]]:
+        return dict(self._planned), []  # rendered and checked with the set, every clip at once
 
     def _starts_after(self) -> list[IDependable]:
         return [self._after._completion] if self._after is not None else []

@@ -93,7 +93,7 @@ class HarvestJob(Construct):
         )
         if endpoint is not None:
             channel_group_name, channel_name, origin_endpoint_name = endpoint.names
-        properties, violations = plan_properties(
+        properties, violations = self._plan(
             endpoint=endpoint,
             endpoint_violations=endpoint_violations,
             channel_group_name=channel_group_name,
@@ -162,6 +162,10 @@ class HarvestJob(Construct):
                     "amazonaws.com use it (kms:GenerateDataKey, kms:Decrypt), or MediaPackage cannot write.",
                 )
         self.resource.node.add_dependency(*waits_for)
+
+    def _plan(self, **props: Any) -> tuple[dict[str, Any], list[spec.Violation]]:
+        """:func:`plan_properties` (a ClipSet's clip was planned, and checked, with its set)."""
+        return plan_properties(**props)
 
     def _lifecycle_properties(self) -> dict[str, str]:
         """Lifecycle properties besides the props' (none here; a ClipSet's clip asks to be retried as soon as a
