@@ -49,7 +49,6 @@ class EventBus:
     timeline: Timeline
     delivery: EventDelivery = field(default_factory=EventDelivery)
     chance: random.Random = field(default_factory=lambda: random.Random(0))
-    published: int = 0
     delivered: int = 0
     lost: int = 0
     stack_rules: set[str] = field(default_factory=set)  # the rules the stacks declare, while they exist
@@ -95,7 +94,6 @@ class EventBus:
     def publish(self, event: dict[str, object]) -> None:
         """An event put on the bus now (called by the emulators, from their threads)."""
         with self._lock:
-            self.published += 1
             lost = self.delivery.loss > 0 and self.chance.random() < self.delivery.loss
             if lost:
                 self.lost += 1
