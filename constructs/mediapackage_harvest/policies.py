@@ -11,7 +11,7 @@ from __future__ import annotations
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-from mediapackage_harvest.contract.services import V2
+from mediapackage_harvest.contract.services import BUCKET_WRITE_ACTIONS, ENDPOINT_HARVEST_ACTIONS, V2
 
 
 def origin_endpoint_arn(
@@ -75,7 +75,7 @@ def harvester_origin_endpoint_policy_statement(
     return iam.PolicyStatement(
         sid="AllowMediaPackageHarvester",
         principals=[iam.ServicePrincipal(V2.principal)],
-        actions=["mediapackagev2:HarvestObject", "mediapackagev2:GetObject"],
+        actions=list(ENDPOINT_HARVEST_ACTIONS),
         resources=[
             origin_endpoint_arn(
                 channel_group_name,
@@ -111,7 +111,7 @@ def harvester_bucket_policy_statement(
     )
     return iam.PolicyStatement(
         principals=[iam.ServicePrincipal(V2.principal)],
-        actions=["s3:PutObject"],
+        actions=list(BUCKET_WRITE_ACTIONS),
         resources=[destination_objects_arn(bucket_arn, destination_path)],
         conditions={
             "StringEquals": {"aws:SourceAccount": account},

@@ -71,8 +71,8 @@ class MediaPackageV2:
     def is_job_id(self, physical_id: str) -> bool:
         return JobKey.from_arn(physical_id) is not None
 
-    def preflight(self, props: Mapping[str, Any], *, now: float) -> str | None:
-        return preflight.check_v2(self._client(), props, now)
+    def preflight(self, props: Mapping[str, Any], *, name: str, now: float) -> str | None:
+        return preflight.check_v2(self._client(), props, name, now)
 
     def create(self, props: Mapping[str, Any], *, name: str, token: str) -> Job:
         try:

@@ -16,13 +16,12 @@ from typing import Any
 
 from harvest_handler.logs import logger
 from harvest_handler.model import cause_of, error_code
-from mediapackage_harvest.contract import resource_policy, spec
-from mediapackage_harvest.contract.services import V2
+from mediapackage_harvest.contract import iam_policy, spec
+from mediapackage_harvest.contract.services import ENDPOINT_HARVEST_ACTIONS, V2, harvester_context
 
 HARVESTER = V2.principal
-HARVEST_ACTION = "mediapackagev2:HarvestObject"
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NotFoundException"})
-GRANT_FIX = "pass origin_endpoint= to HarvestJob or add harvester_origin_endpoint_policy_statement(...) to its policy"
+GRANT_FIX = "pass origin_endpoint= to HarvestJob, or add harvester_origin_endpoint_policy_statement() to it"
 # Manifest kinds: the property's key, the HarvestJob prop that names them, how people call them.
 MANIFEST_PROPS = (
     ("HlsManifests", "hls_manifests", "HLS"),
@@ -109,17 +108,26 @@ def manifests(endpoint: str, found: Mapping[str, Any], wanted: Mapping[str, Any]
     return None
 
 
-def grant(endpoint: str, endpoint_arn: str, policy: Mapping[str, Any] | None) -> str | None:
-    """The endpoint's policy must let MediaPackage's harvester read it; a missing policy grants nothing."""
+def grant(endpoint: str, endpoint_arn: str, policy: Mapping[str, Any] | None, job_name: str) -> str | None:
+    """The endpoint's policy must let MediaPackage's harvester read it (both actions, judged with the request
+    context the harvester carries for this job); a missing policy grants nothing."""
     if policy is None:
         return f"origin endpoint {endpoint} has no policy, so no harvester grant: {GRANT_FIX}"
-    if resource_policy.allows(policy.get("Policy"), service=HARVESTER, action=HARVEST_ACTION, resource=endpoint_arn):
+    context = harvester_context(f"{endpoint_arn}/harvestJob/{job_name}")
+    refused = [
+        action.split(":")[1]
+        for action in ENDPOINT_HARVEST_ACTIONS
+        if not iam_policy.allows(
+            policy.get("Policy"), service=HARVESTER, action=action, resource=endpoint_arn, context=context
+        )
+    ]
+    if not refused:
         return None
-    return f"origin endpoint {endpoint}'s policy does not allow {HARVESTER} HarvestObject: {GRANT_FIX}"
+    return f"origin endpoint {endpoint}'s policy does not allow {HARVESTER} {' or '.join(refused)}: {GRANT_FIX}"
 
 
 # The flavours' preflights ----------------------------------------------------------------------------------
-def check_v2(client: Any, props: Mapping[str, Any], now: float) -> str | None:
+def check_v2(client: Any, props: Mapping[str, Any], name: str, now: float) -> str | None:
     """MediaPackage v2: the clock, then the endpoint (startover, manifests), then its policy's grant."""
     schedule: Mapping[str, str] = props[spec.SCHEDULE]
     start, moment = spec.parse_timestamp(schedule["StartTime"]), _moment(now)
@@ -139,7 +147,7 @@ def check_v2(client: Any, props: Mapping[str, Any], now: float) -> str | None:
     if problem:
         return problem
     policy = read("GetOriginEndpointPolicy", lambda: client.get_origin_endpoint_policy(**key))
-    return None if isinstance(policy, _Unread) else grant(endpoint, str(found.get("Arn", "")), policy)
+    return None if isinstance(policy, _Unread) else grant(endpoint, str(found.get("Arn", "")), policy, name)
 
 
 def check_v1(client: Any, props: Mapping[str, Any], now: float) -> str | None:

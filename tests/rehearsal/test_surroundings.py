@@ -139,7 +139,7 @@ def test_a_named_endpoint_the_scenario_says_has_no_grant_rolls_back_naming_the_p
         assert result.status == "ROLLBACK_COMPLETE"
         reason = create_reason(result)
         assert "origin endpoint live/main/hls has no policy, so no harvester grant" in reason
-        assert "harvester_origin_endpoint_policy_statement(...) to its policy" in reason
+        assert "harvester_origin_endpoint_policy_statement() to it" in reason
         assert not any(c.operation == "CreateHarvestJob" for c in rehearsal.emulator.calls)
         assert not any("origin endpoint" in a for a in rehearsal.assumptions)  # the scenario described it
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mediapackage_harvest.contract import spec
-from mediapackage_harvest.contract.resource_policy import statements
+from mediapackage_harvest.contract.iam_policy import statements
 from mediapackage_harvest.contract.services import V2
 from mediapackage_harvest.rehearsal.scenario import EndpointScript, Scenario
 from mediapackage_harvest.rehearsal.template import Template, UnresolvableError, placeholder_bucket_name

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from mediapackage_harvest.contract import resource_policy
+from mediapackage_harvest.contract import iam_policy
+from mediapackage_harvest.contract.services import BUCKET_WRITE_ACTIONS, ENDPOINT_HARVEST_ACTIONS, harvester_context
 from mediapackage_harvest.rehearsal.emulator.protocol import ApiDict, ApiError
 from mediapackage_harvest.rehearsal.surroundings import HARVESTER, MANIFEST_KINDS, OriginEndpoint, Surroundings
 
@@ -100,19 +101,25 @@ def refuse_create(surroundings: Surroundings, params: ApiDict, arn: str, now: fl
             f"ScheduleConfiguration.StartTime: must be within the origin endpoint's startover window ({window} s)",
             "MEMBER_INVALID",
         )
-    if endpoint.policy is None or not resource_policy.allows(
-        endpoint.policy, service=HARVESTER, action="mediapackagev2:HarvestObject", resource=arn
-    ):
+    context = harvester_context(f"{arn}/harvestJob/{params.get('HarvestJobName') or 'new'}")
+    refused = [
+        action.split(":")[1]
+        for action in ENDPOINT_HARVEST_ACTIONS
+        if endpoint.policy is None
+        or not iam_policy.allows(endpoint.policy, service=HARVESTER, action=action, resource=arn, context=context)
+    ]
+    if refused:
         raise _invalid(
             f"MediaPackage cannot read origin endpoint {arn}: its policy does not allow {HARVESTER} "
-            "mediapackagev2:HarvestObject",
+            f"{' and '.join(refused)}",
             "HARVEST_JOB_CUSTOMER_ENDPOINT_READ_ACCESS_DENIED",
         )
 
 
-def write_refusal(surroundings: Surroundings, params: ApiDict, partition: str) -> str | None:
-    """The S3 error a job meets when it starts writing to a bucket of the stack that does not grant the write;
-    None when the write is allowed, or the bucket is not the stack's (assumed to take it)."""
+def write_refusal(surroundings: Surroundings, params: ApiDict, partition: str, job_arn: str) -> str | None:
+    """The S3 error a job meets when it starts writing to a bucket of the stack that does not grant the write
+    (judged with the request context the harvester carries, over TLS); None when the write is allowed, or the
+    bucket is not the stack's (assumed to take it)."""
     s3 = params["Destination"]["S3Destination"]
     bucket, path = s3["BucketName"], s3["DestinationPath"].strip("/")
     declared, policy = surroundings.bucket_policy(bucket)
@@ -121,8 +128,10 @@ def write_refusal(surroundings: Surroundings, params: ApiDict, partition: str) -
     manifest = next((m["ManifestName"] for k in MANIFEST_KINDS for m in params["HarvestedManifests"].get(k) or []), "x")
     key = f"{path}/{manifest}.m3u8" if path else f"{manifest}.m3u8"
     resource = f"arn:{partition}:s3:::{bucket}/{key}"
-    allowed = policy is not None and resource_policy.allows(
-        policy, service=HARVESTER, action="s3:PutObject", resource=resource
+    context = {**harvester_context(job_arn), "aws:SecureTransport": "true"}
+    allowed = policy is not None and all(
+        iam_policy.allows(policy, service=HARVESTER, action=action, resource=resource, context=context)
+        for action in BUCKET_WRITE_ACTIONS
     )
     if allowed:
         return None
