@@ -202,6 +202,47 @@ def test_a_declared_policy_that_is_an_intrinsic_function_is_an_error_not_overwri
     assert policy["Properties"]["Policy"] == {"Fn::ImportValue": "SharedEndpointPolicy"}
 
 
+@pytest.mark.parametrize(
+    ("denied", "refused"),
+    [
+        ({"Action": "mediapackagev2:GetObject", "Resource": "*"}, "GetObject"),
+        (  # a Deny on the endpoint's own ARN, written with the stack's pseudo parameters
+            {
+                "Action": "mediapackagev2:*",
+                "Resource": Fn.sub(
+                    "arn:${AWS::Partition}:mediapackagev2:${AWS::Region}:${AWS::AccountId}:channelGroup/live/*"
+                ),
+            },
+            "HarvestObject or GetObject",
+        ),
+    ],
+    ids=["get-object", "everything-on-the-endpoint"],
+)
+def test_a_declared_policy_that_denies_the_harvester_is_an_error(denied: dict[str, Any], refused: str) -> None:
+    stack = Stack(App(), "Clips")
+    job(stack, "Clip", endpoint(stack))
+    deny = {"Effect": "Deny", "Principal": {"Service": "mediapackagev2.amazonaws.com"}, **denied}
+    user_policy(stack, {"Version": "2012-10-17", "Statement": [CDN_READ, deny]})
+    Annotations.from_stack(stack).has_error(
+        "/Clips/EndpointPolicy",
+        Match.string_like_regexp(f"does not let mediapackagev2.amazonaws.com {refused} the endpoint"),
+    )
+
+
+def test_a_declared_policy_with_an_unrelated_deny_is_fine() -> None:
+    stack = Stack(App(), "Clips")
+    job(stack, "Clip", endpoint(stack))
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "mediapackagev2:GetObject",
+        "Resource": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    user_policy(stack, {"Version": "2012-10-17", "Statement": [CDN_READ, deny]})
+    Annotations.from_stack(stack).has_no_error("*", Match.any_value())
+
+
 def alpha_endpoint(stack: Stack, **overrides: Any) -> alpha.OriginEndpoint:
     group = alpha.ChannelGroup(stack, "Group", channel_group_name="live")
     channel = alpha.Channel(

@@ -22,7 +22,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from constructs import Construct, IConstruct
 
-from mediapackage_harvest.contract import spec
+from mediapackage_harvest.contract import iam_policy, spec
+from mediapackage_harvest.contract.services import ENDPOINT_HARVEST_ACTIONS, V2
 from mediapackage_harvest.errors import BOTH_FIELD, ENDPOINT_FIELD
 from mediapackage_harvest.policies import harvester_origin_endpoint_policy_statement
 
@@ -223,6 +224,7 @@ class _HarvesterGrant(Construct):
                 )
             else:
                 policy.policy = merged
+                self._refuse_denied_harvester(stack, policy)
         else:
             policy = mediapackagev2.CfnOriginEndpointPolicy(
                 self,
@@ -235,6 +237,24 @@ class _HarvesterGrant(Construct):
             policy.node.add_dependency(cfn)
         for job in self.jobs:
             job.node.add_dependency(policy)
+
+    def _refuse_denied_harvester(self, stack: Stack, policy: mediapackagev2.CfnOriginEndpointPolicy) -> None:
+        """A declared policy that denies MediaPackage what it needs (a Deny beside the harvester's Allow) is a synth
+        error: judged on the template's values, pseudo parameters as ``${AWS::...}`` on both sides."""
+        document = _flat(stack.resolve(policy.policy))
+        statement = _flat(stack.resolve(self.statement.to_statement_json()))
+        resource, account = statement["Resource"], statement["Condition"]["StringEquals"]["AWS:SourceAccount"]
+        context = {"aws:SourceAccount": account, "aws:SourceArn": f"{resource}/harvestJob/clip"}
+        denied = [
+            action.split(":")[1]
+            for action in ENDPOINT_HARVEST_ACTIONS
+            if not iam_policy.allows(document, service=V2.principal, action=action, resource=resource, context=context)
+        ]
+        if denied:
+            Annotations.of(policy).add_error(
+                f"This origin endpoint policy does not let {V2.principal} {' or '.join(denied)} the endpoint (a Deny "
+                "takes away the harvester statement HarvestJob adds): MediaPackage would refuse every harvest job."
+            )
 
     def _is_for_endpoint(self, stack: Stack, policy: mediapackagev2.CfnOriginEndpointPolicy) -> bool:
         cfn = self.endpoint.cfn
@@ -284,6 +304,25 @@ def _with_statement(stack: Stack, policy: object, statement: iam.PolicyStatement
     if ours not in statements:
         statements.append(ours)
     return {**resolved, "Statement": statements}
+
+
+def _flat(value: Any) -> Any:
+    """A resolved template value with ``Fn::Join`` of literals and ``Ref``s of pseudo parameters as plain text
+    (``${AWS::Region}``), so that a policy can be judged on it; a JSON string is parsed."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        return _flat(json.loads(value))
+    if isinstance(value, list):
+        return [_flat(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        return "${" + str(value["Ref"]) + "}"
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"]  # written in the same ${AWS::...} notation
+    if set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(str(_flat(part)) for part in parts)
+    return {key: _flat(item) for key, item in value.items()}
 
 
 def _statements(document: object) -> list[Any]:

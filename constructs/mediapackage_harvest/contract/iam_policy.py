@@ -48,12 +48,17 @@ class Request:
 
 def evaluate(documents: Sequence[object], request: Request) -> Verdict:
     """The verdict of ``documents`` (mappings or JSON texts) taken together on ``request``."""
-    applying = [s for document in documents for s in statements(parse(document)) if _applies(s, request)]
-    if any(_effect(s) == "deny" for s in applying):
+    found = applying(documents, request)
+    if any(_effect(s) == "deny" for s in found):
         return Verdict.EXPLICIT_DENY
-    if any(_effect(s) == "allow" for s in applying):
+    if any(_effect(s) == "allow" for s in found):
         return Verdict.ALLOW
     return Verdict.IMPLICIT_DENY
+
+
+def applying(documents: Sequence[object], request: Request) -> list[Mapping[str, Any]]:
+    """The statements of ``documents`` that apply to ``request`` (Allow and Deny alike), in document order."""
+    return [s for document in documents for s in statements(parse(document)) if _applies(s, request)]
 
 
 def allows(policy: object, *, service: str, action: str, resource: str, context: Context | None = None) -> bool:

@@ -108,6 +108,7 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
     """
 
     service = "mediapackage"
+    iam_prefix = V1.iam_prefix
     api_version = "2017-10-12"
     name_member = "Id"
     throttle_code = "TooManyRequestsException"
@@ -194,6 +195,12 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
         return str(params["Id"]) if params.get("Id") else None
 
     # Operations ----------------------------------------------------------------------------------------------
+    def _authorize_more(self, headers: Mapping[str, str], operation: str, params: ApiDict) -> None:
+        """CreateHarvestJob hands MediaPackage the role it writes with: the caller needs ``iam:PassRole`` on it."""
+        role = params.get("S3Destination", {}).get("RoleArn") if operation == "CreateHarvestJob" else None
+        if role and self.authorizer is not None:
+            self.authorizer.pass_role(headers, str(role), V1.principal)
+
     def _create(self, params: ApiDict, now: float) -> ApiDict:
         self._check_job_request(params, now)
         job_id, endpoint = str(params["Id"]), str(params["OriginEndpointId"])

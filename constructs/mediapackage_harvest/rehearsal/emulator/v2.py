@@ -128,6 +128,7 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
     """
 
     service = "mediapackagev2"
+    iam_prefix = V2.iam_prefix
     api_version = "2022-12-25"
     fault_fields = _FAULT_FIELDS
 
