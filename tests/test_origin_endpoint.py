@@ -327,6 +327,26 @@ def test_a_start_older_than_the_startover_window_names_start_time() -> None:
         job(stack, "Clip", endpoint(stack), start_time=start, end_time=start + HOUR)
 
 
+def test_a_manifest_filtered_on_time_is_refused_naming_it() -> None:
+    stack = Stack(App(), "Clips")
+    delayed = mp.CfnOriginEndpoint.FilterConfigurationProperty(time_delay_seconds=30)
+    manifests = [
+        mp.CfnOriginEndpoint.HlsManifestConfigurationProperty(manifest_name="index", filter_configuration=delayed)
+    ]
+    with pytest.raises(
+        InvalidHarvestJob, match=r"hls_manifests\[0\] .*'index', whose filter configuration .* sets a start"
+    ):
+        job(stack, "Clip", endpoint(stack, hls_manifests=manifests))
+
+
+def test_a_window_longer_than_the_startover_window_is_refused_naming_both_times() -> None:
+    stack = Stack(App(), "Clips")
+    with pytest.raises(
+        InvalidHarvestJob, match=r"start_time / end_time \(ScheduleConfiguration\) spans 0:30:00, longer than"
+    ):
+        job(stack, "Clip", endpoint(stack, startover_window_seconds=600))
+
+
 def test_an_endpoint_without_startover_is_refused_naming_it() -> None:
     stack = Stack(App(), "Clips")
     with pytest.raises(InvalidHarvestJob, match=r"origin_endpoint .*'Clips/Bare' declares no startover window"):

@@ -60,6 +60,7 @@ class Endpoint:
 
     def _manifest_violations(self, harvested: object) -> list[spec.Violation]:
         declared = {kind: _manifest_names(getattr(self.cfn, attribute)) for kind, attribute, _ in KINDS}
+        time_filtered = {kind: _time_filtered(getattr(self.cfn, attribute)) for kind, attribute, _ in KINDS}
         listing = "; ".join(
             f"{label} {', '.join(repr(n) for n in names) if names else 'none'}"
             for (kind, _, label), names in ((k, declared[k[0]]) for k in KINDS)
@@ -81,6 +82,15 @@ class Endpoint:
                             f"manifest; it declares: {listing}",
                         )
                     )
+                elif name in time_filtered[kind]:
+                    violations.append(
+                        spec.Violation(
+                            f"{spec.MANIFESTS}.{kind}[{index}].ManifestName",
+                            f"names {name!r}, whose filter configuration on origin endpoint '{self.path}' sets a "
+                            "start, end, clip start or time delay: MediaPackage harvests no such manifest; harvest "
+                            "another one or drop those filters",
+                        )
+                    )
         return violations
 
     def _startover_violations(self, schedule: object, now: datetime) -> list[spec.Violation]:
@@ -95,11 +105,16 @@ class Endpoint:
                     "only from an endpoint's startover window, so give it one that covers the times (up to 14 days)",
                 )
             ]
-        start_text = schedule.get("StartTime") if isinstance(schedule, Mapping) else None
-        try:
-            start = spec.parse_timestamp(start_text) if isinstance(start_text, str) else None
-        except ValueError:
-            start = None  # reported by spec's own rule
+        start, end = (_instant(schedule, key) for key in ("StartTime", "EndTime"))
+        if start is not None and end is not None and (end - start).total_seconds() > float(window):
+            return [
+                spec.Violation(
+                    spec.SCHEDULE,
+                    f"spans {end - start}, longer than the startover window of origin endpoint '{self.path}' "
+                    f"({int(window)} s): a harvested asset cannot be longer than it; harvest a shorter window or "
+                    "widen the endpoint's startover window",
+                )
+            ]
         oldest = now - timedelta(seconds=float(window))
         if start is None or start >= oldest:
             return []
@@ -166,6 +181,41 @@ def resolve_endpoint(
             f"got {type(origin_endpoint).__name__}",
         )
     ]
+
+
+def _instant(schedule: object, key: str) -> datetime | None:
+    """One of the schedule's times, when it is a timestamp (a bad one is reported by spec's own rule)."""
+    text = schedule.get(key) if isinstance(schedule, Mapping) else None
+    try:
+        return spec.parse_timestamp(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+# A manifest filtered on time is not harvestable (the live-to-VOD guide's requirements).
+TIME_FILTERS = (
+    ("start", "start"),
+    ("end", "end"),
+    ("clip_start_time", "clipStartTime"),
+    ("time_delay_seconds", "timeDelaySeconds"),
+)
+
+
+def _time_filtered(value: object) -> set[str]:
+    """The names of one kind's manifests whose filter configuration sets a start, end, clip start or time delay."""
+    if value is None or Token.is_unresolved(value) or not isinstance(value, Sequence):
+        return set()
+    found = set()
+    for manifest in value:
+        if isinstance(manifest, Mapping):
+            name, config = manifest.get("manifestName"), manifest.get("filterConfiguration")
+            values = [config.get(key) for _, key in TIME_FILTERS] if isinstance(config, Mapping) else []
+        else:
+            name, config = getattr(manifest, "manifest_name", None), getattr(manifest, "filter_configuration", None)
+            values = [getattr(config, attribute, None) for attribute, _ in TIME_FILTERS] if config is not None else []
+        if isinstance(name, str) and any(v is not None for v in values):
+            found.add(name)
+    return found
 
 
 def _manifest_names(value: object) -> list[str] | None:

@@ -77,13 +77,21 @@ def not_found(endpoint: str, what: str) -> str:
     return f"origin endpoint {endpoint} not found: check {what} (and the stack's account and Region)"
 
 
-def startover(endpoint: str, window_seconds: object, start: datetime, now: datetime) -> str | None:
-    """The endpoint must have a startover window, and it must still reach back to the start."""
+def startover(
+    endpoint: str, window_seconds: object, start: datetime, now: datetime, end: datetime | None = None
+) -> str | None:
+    """The endpoint must have a startover window, the asset must not be longer than it, and it must still reach
+    back to the start."""
     seconds = window_seconds if isinstance(window_seconds, int) else 0
     if seconds <= 0:
         return (
             f"origin endpoint {endpoint} has no startover window: MediaPackage harvests only from it; give the "
             "endpoint StartoverWindowSeconds covering the window (at most 14 days)"
+        )
+    if end is not None and (end - start).total_seconds() > seconds:
+        return (
+            f"the window {_iso(start)} to {_iso(end)} is longer than the startover window of origin endpoint "
+            f"{endpoint} ({seconds} s): a harvested asset cannot be; harvest a shorter window or widen it"
         )
     oldest = now - timedelta(seconds=seconds)
     if start >= oldest:
@@ -95,7 +103,7 @@ def startover(endpoint: str, window_seconds: object, start: datetime, now: datet
 
 
 def manifests(endpoint: str, found: Mapping[str, Any], wanted: Mapping[str, Any]) -> str | None:
-    """Every manifest the job names must be one the endpoint has, of the same kind."""
+    """Every manifest the job names must be one the endpoint has, of the same kind, not filtered on time."""
     has = {kind: [str(m.get("ManifestName")) for m in found.get(kind) or []] for kind, _, _ in MANIFEST_PROPS}
     for kind, prop, label in MANIFEST_PROPS:
         for index, entry in enumerate(wanted.get(kind) or []):
@@ -105,7 +113,20 @@ def manifests(endpoint: str, found: Mapping[str, Any], wanted: Mapping[str, Any]
                 return (
                     f"origin endpoint {endpoint} has no {label} manifest {name!r} ({prop}[{index}]); it has: {listing}"
                 )
+            declared = next(m for m in found.get(kind) or [] if str(m.get("ManifestName")) == name)
+            if _time_filtered(declared):
+                return (
+                    f"{label} manifest {name!r} of origin endpoint {endpoint} ({prop}[{index}]) is filtered on time "
+                    "(start, end, clip start or time delay): MediaPackage harvests no such manifest"
+                )
     return None
+
+
+def _time_filtered(manifest: Mapping[str, Any]) -> bool:
+    config = manifest.get("FilterConfiguration")
+    return isinstance(config, Mapping) and any(
+        config.get(key) is not None for key in ("Start", "End", "ClipStartTime", "TimeDelaySeconds")
+    )
 
 
 def grant(endpoint: str, endpoint_arn: str, policy: Mapping[str, Any] | None, job_name: str) -> str | None:
@@ -141,7 +162,8 @@ def check_v2(client: Any, props: Mapping[str, Any], name: str, now: float) -> st
         return not_found(endpoint, "the channel group, channel and origin endpoint names")
     if isinstance(found, _Unread):
         return None  # the policy's grant is judged against the endpoint's ARN, which is unknown
-    problem = startover(endpoint, found.get("StartoverWindowSeconds"), start, moment) or manifests(
+    end = spec.parse_timestamp(schedule["EndTime"])
+    problem = startover(endpoint, found.get("StartoverWindowSeconds"), start, moment, end) or manifests(
         endpoint, found, props[spec.MANIFESTS]
     )
     if problem:

@@ -45,6 +45,8 @@ class OriginEndpoint:
     startover_window_seconds: int | None = MAX_STARTOVER_SECONDS
     manifests: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # by kind (HlsManifests, ...)
     policy: Mapping[str, Any] | None = None  # the endpoint's policy document; None: it has none
+    # Manifests whose filter configuration sets a start, end, clip start or time delay (not harvestable), by name.
+    time_filters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def arn(self, partition: str, region: str, account: str) -> str:
         group, channel, name = self.key.split("/")
@@ -209,6 +211,7 @@ def _declared_endpoints(template: Template) -> dict[str, OriginEndpoint]:
             f"stack {logical_id}",
             startover_window_seconds=_seconds(props.get("StartoverWindowSeconds")),
             manifests={k: _manifest_names(props.get(k)) for k in MANIFEST_KINDS},
+            time_filters=_time_filters(props),
         )
     for key, endpoint in endpoints.items():
         if key in policies:
@@ -235,6 +238,21 @@ def _declared_buckets(template: Template) -> dict[str, Mapping[str, Any] | None]
         merged = statements(earlier) + statements(_mapping(props.get("PolicyDocument")))
         buckets[bucket] = {"Version": "2012-10-17", "Statement": merged}
     return buckets
+
+
+TIME_FILTER_KEYS = ("Start", "End", "ClipStartTime", "TimeDelaySeconds")
+
+
+def _time_filters(props: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The endpoint's manifests filtered on time, by name: their filter configuration's time settings."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for kind in MANIFEST_KINDS:
+        for entry in props.get(kind) or []:
+            config = _mapping(_mapping(entry).get("FilterConfiguration"))
+            settings = {key: config[key] for key in TIME_FILTER_KEYS if config.get(key) is not None}
+            if settings:
+                found[str(_mapping(entry).get("ManifestName"))] = settings
+    return found
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

@@ -10,7 +10,9 @@ harvester read it, and tells when a job fails writing to a bucket of the stack w
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from mediapackage_harvest.contract import iam_policy
 from mediapackage_harvest.contract.services import BUCKET_WRITE_ACTIONS, ENDPOINT_HARVEST_ACTIONS, harvester_context
@@ -55,8 +57,18 @@ def get_origin_endpoint(surroundings: Surroundings, params: ApiDict, arn: str, n
     for kind in MANIFEST_KINDS:
         names = endpoint.manifests.get(kind, ())
         if names:
-            output[kind] = [{"ManifestName": name, "Url": f"https://origin.example/{name}.m3u8"} for name in names]
+            output[kind] = [_manifest(name, endpoint.time_filters.get(name)) for name in names]
     return output
+
+
+def _manifest(name: str, time_filter: Mapping[str, Any] | None) -> ApiDict:
+    manifest: ApiDict = {"ManifestName": name, "Url": f"https://origin.example/{name}.m3u8"}
+    if time_filter:
+        manifest["FilterConfiguration"] = {
+            key: int(value) if key == "TimeDelaySeconds" else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            for key, value in time_filter.items()
+        }
+    return manifest
 
 
 def get_origin_endpoint_policy(surroundings: Surroundings, params: ApiDict) -> ApiDict:
@@ -89,6 +101,12 @@ def refuse_create(surroundings: Surroundings, params: ApiDict, arn: str, now: fl
                         f"on origin endpoint {params['OriginEndpointName']}",
                         "HARVESTED_MANIFEST_NOT_FOUND_ON_ENDPOINT",
                     )
+                if manifest["ManifestName"] in endpoint.time_filters:
+                    raise _invalid(
+                        f"HarvestedManifests.{kind}: {_LABELS[kind]} manifest {manifest['ManifestName']} has a start, "
+                        "end, clip start or time delay in its filter configuration",
+                        "HARVESTED_MANIFEST_HAS_START_END_FILTER_CONFIGURATION",
+                    )
     window = endpoint.startover_window_seconds
     if not window:
         raise _invalid(
@@ -96,6 +114,11 @@ def refuse_create(surroundings: Surroundings, params: ApiDict, arn: str, now: fl
             "MEMBER_INVALID",
         )
     start = params["ScheduleConfiguration"]["StartTime"].timestamp()
+    if params["ScheduleConfiguration"]["EndTime"].timestamp() - start > window:
+        raise _invalid(
+            f"ScheduleConfiguration: the asset cannot outlast the origin endpoint's startover window ({window} s)",
+            "INVALID_HARVEST_JOB_DURATION",
+        )
     if start < now - window:
         raise _invalid(
             f"ScheduleConfiguration.StartTime: must be within the origin endpoint's startover window ({window} s)",
