@@ -99,7 +99,24 @@ def _endpoint_granting_harvest_only(stack: Stack) -> None:
     )
 
 
+def _v1_given_role_without_write(stack: Stack) -> None:
+    """A role of the user's own, trusted by MediaPackage but allowed nothing in S3."""
+    role = iam.Role(stack, "Writer", assumed_by=iam.ServicePrincipal("mediapackage.amazonaws.com"))
+    role.add_to_policy(iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=["arn:aws:s3:::harvest-bucket"]))
+    MediaPackageV1HarvestJob(
+        stack,
+        "Legacy",
+        origin_endpoint_id="legacy-hls",
+        start_time=START,
+        end_time=END,
+        destination_bucket="harvest-bucket",
+        manifest_key="clips/legacy/index.m3u8",
+        role=role,
+    )
+
+
 STACKS = {
+    "GivenRole": _v1_given_role_without_write,
     "NoCreate": _v2_without_create,
     "NoEvents": _v2_without_put_targets,
     "NoPassRole": _v1_without_pass_role,
@@ -170,6 +187,25 @@ def test_a_v1_job_needs_pass_role_on_its_writer_role(bodies: dict[str, dict[str,
         (denial,) = rehearsal.authorizer.denials
     assert " is not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/" in denial
     assert denial.endswith("because no permissions boundary allows the iam:PassRole action")
+
+
+def test_a_given_v1_role_that_cannot_write_fails_the_job_when_it_writes(bodies: dict[str, dict[str, Any]]) -> None:
+    """The role MediaPackage v1 assumes is judged too: trusted, but no s3:PutObject on the manifest's key."""
+    stack = template(bodies, "GivenRole")
+    with Rehearsal(start=default_start(stack)) as rehearsal:
+        result = rehearsal.deploy(stack)
+        assert result.status == "ROLLBACK_COMPLETE"
+        (job_state,) = rehearsal.emulator_v1.jobs()
+        assert job_state["Status"] == "FAILED"
+        assert not any("v1 role" in a for a in rehearsal.assumptions)  # judged, not assumed
+        failed = [e.detail for e in rehearsal.timeline.where("mediapackage-v1", "status") if "FAILED" in e.detail]
+    assert result.failures[0].reason.startswith(f"Harvest job {job_state['Id']} FAILED")
+    (detail,) = failed
+    assert (
+        "Access Denied writing s3://harvest-bucket/clips/legacy/index.m3u8: role arn:aws:iam::123456789012:role/"
+        in (detail)
+    )
+    assert detail.endswith("is not allowed s3:PutObject on it)")
 
 
 def test_an_endpoint_policy_granting_only_harvest_object_fails_naming_get_object(

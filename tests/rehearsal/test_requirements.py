@@ -95,7 +95,7 @@ def test_the_preflight_refuses_first_and_mediapackage_when_it_cannot_read(
         assert result.status == "ROLLBACK_COMPLETE"
         assert preflight in result.failures[0].reason
         assert [c for c in rehearsal.emulator.calls if c.operation == "CreateHarvestJob"] == []
-    unreadable = Scenario(faults=[Fault("GetOriginEndpoint", "AccessDeniedException")])
+    unreadable = Scenario(faults=(Fault("GetOriginEndpoint", "AccessDeniedException"),))
     with Rehearsal(unreadable, start=start) as rehearsal:
         result = rehearsal.deploy(Template(copy.deepcopy(bodies[stack]), Environment(stack)))
         assert result.status == "ROLLBACK_COMPLETE"

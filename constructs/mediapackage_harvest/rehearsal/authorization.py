@@ -123,7 +123,7 @@ class Identity:
         role_arn = str(template.resolve(role))
         name = role_arn.rsplit("/", 1)[-1]
         session = f"arn:{env.partition}:sts::{env.account}:assumed-role/{name}/{template.function_name(function_id)}"
-        policies, assumptions = _identity_policies(template, role_id)
+        policies, assumptions = role_policies(template, role_id)
         boundary, more = _boundary(template, role_id)
         key = "ASIA" + hashlib.sha256(f"{env.stack_id}/{role_id}".encode()).hexdigest()[:16].upper()
         return cls(role_id, role_arn, session, key, tuple(policies), boundary, tuple(assumptions + more))
@@ -214,7 +214,7 @@ def _arn(template: str, params: Mapping[str, Any], env: Environment) -> str | No
         return None
 
 
-def _identity_policies(template: Template, role_id: str) -> tuple[list[Mapping[str, Any]], list[str]]:
+def role_policies(template: Template, role_id: str) -> tuple[list[Mapping[str, Any]], list[str]]:
     """The role's inline policies and the customer managed policies of the template attached to it; an attached
     policy the template does not declare cannot be judged: an assumption."""
     role = template.resources[role_id].get("Properties", {})

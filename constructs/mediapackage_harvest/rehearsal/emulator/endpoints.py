@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mediapackage_harvest.contract import iam_policy
-from mediapackage_harvest.contract.services import BUCKET_WRITE_ACTIONS, ENDPOINT_HARVEST_ACTIONS, harvester_context
+from mediapackage_harvest.contract.services import BUCKET_WRITE_ACTIONS, ENDPOINT_HARVEST_ACTIONS, V1, harvester_context
 from mediapackage_harvest.rehearsal.emulator.protocol import ApiDict, ApiError
 from mediapackage_harvest.rehearsal.surroundings import HARVESTER, MANIFEST_KINDS, OriginEndpoint, Surroundings
 
@@ -192,6 +192,25 @@ def refuse_v1_create(surroundings: Surroundings, params: ApiDict, start: datetim
             "UnprocessableEntityException",
             f"startTime: must be within the origin endpoint's startover window ({window} s)",
         )
+
+
+def v1_write_refusal(surroundings: Surroundings, destination: ApiDict, partition: str, job_arn: str) -> str | None:
+    """The S3 error a v1 job meets when it starts writing with a role of the stack that MediaPackage may not assume
+    or that may not write the manifest's key; None when it may, or the role is not the stack's (assumed to)."""
+    role = surroundings.roles.get(str(destination["RoleArn"]))
+    if role is None:
+        return None
+    context = {"aws:SourceAccount": job_arn.split(":")[4], "aws:SourceArn": job_arn}
+    if not iam_policy.allows(role.trust, service=V1.principal, action="sts:AssumeRole", resource="*", context=context):
+        return f"Access Denied: {V1.principal} may not assume role {destination['RoleArn']} (its trust policy)"
+    key = f"arn:{partition}:s3:::{destination['BucketName']}/{destination['ManifestKey']}"
+    verdict = iam_policy.evaluate(role.policies, iam_policy.Request("s3:PutObject", key))
+    if verdict is not iam_policy.Verdict.ALLOW:
+        return (
+            f"Access Denied writing s3://{destination['BucketName']}/{destination['ManifestKey']}: role "
+            f"{destination['RoleArn']} is not allowed s3:PutObject on it"
+        )
+    return None
 
 
 def _invalid(message: str, kind: str) -> ApiError:
