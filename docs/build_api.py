@@ -23,7 +23,7 @@ def build(output_directory: Path) -> None:
     for module in PUBLIC_MODULES:
         for name in module.__all__:
             vars(module)[name] = getattr(module, name)
-    pdoc.render.configure(docformat="google")
+    pdoc.render.configure(docformat="restructuredtext")  # the package writes `:param name:` docstrings
     pdoc.pdoc(*(module.__name__ for module in PUBLIC_MODULES), output_directory=output_directory)
 
 

@@ -77,9 +77,9 @@ def test_asset_imports_on_its_own(asset: Path) -> None:
     asset's namespace package holding only the contract)."""
     probe = (
         "import sys; asset = sys.argv[1]; sys.modules['aws_cdk'] = None\n"
-        "from mediapackage_harvest.contract import resource_policy, services, spec\n"
+        "from mediapackage_harvest.contract import iam_policy, services, spec\n"
         "import crhelper, aws_lambda_powertools, typing_extensions\n"
-        "for module in (spec, services, resource_policy, crhelper, aws_lambda_powertools, typing_extensions):\n"
+        "for module in (spec, services, iam_policy, crhelper, aws_lambda_powertools, typing_extensions):\n"
         "    assert module.__file__.startswith(asset), module.__file__\n"
     )
     env = {"PYTHONPATH": os.pathsep.join([str(asset), sysconfig.get_paths()["purelib"]]), "PATH": ""}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -12,6 +13,9 @@ from typing import Any
 
 import pytest
 from cfnlint.api import lint
+
+from mediapackage_harvest.rehearsal.template import Environment, Template
+from tests.role_coverage import coverage, handler_calls
 
 REPO = Path(__file__).resolve().parents[1]
 STACK = "MediaPackageHarvestExample"
@@ -177,3 +181,10 @@ def test_the_harvest_bucket_logs_its_access_to_the_other(templates: dict[str, di
 def test_cfn_lint_finds_nothing(templates: dict[str, dict[str, Any]]) -> None:
     matches = lint(json.dumps(templates["bare"]), regions=["us-east-1", "eu-west-1"])
     assert [str(m) for m in matches] == []
+
+
+def test_the_role_allows_every_call_the_handler_makes_on_every_resource(templates: dict[str, dict[str, Any]]) -> None:
+    """Read from the handler's code, judged against the Service Authorization Reference (tests/role_coverage.py)."""
+    template = Template(copy.deepcopy(templates["cdk.json"]), Environment(STACK))
+    rows = coverage(template, handler_calls())
+    assert rows and [row for row in rows if not row.allowed_by] == []

@@ -202,6 +202,47 @@ def test_a_declared_policy_that_is_an_intrinsic_function_is_an_error_not_overwri
     assert policy["Properties"]["Policy"] == {"Fn::ImportValue": "SharedEndpointPolicy"}
 
 
+@pytest.mark.parametrize(
+    ("denied", "refused"),
+    [
+        ({"Action": "mediapackagev2:GetObject", "Resource": "*"}, "GetObject"),
+        (  # a Deny on the endpoint's own ARN, written with the stack's pseudo parameters
+            {
+                "Action": "mediapackagev2:*",
+                "Resource": Fn.sub(
+                    "arn:${AWS::Partition}:mediapackagev2:${AWS::Region}:${AWS::AccountId}:channelGroup/live/*"
+                ),
+            },
+            "HarvestObject or GetObject",
+        ),
+    ],
+    ids=["get-object", "everything-on-the-endpoint"],
+)
+def test_a_declared_policy_that_denies_the_harvester_is_an_error(denied: dict[str, Any], refused: str) -> None:
+    stack = Stack(App(), "Clips")
+    job(stack, "Clip", endpoint(stack))
+    deny = {"Effect": "Deny", "Principal": {"Service": "mediapackagev2.amazonaws.com"}, **denied}
+    user_policy(stack, {"Version": "2012-10-17", "Statement": [CDN_READ, deny]})
+    Annotations.from_stack(stack).has_error(
+        "/Clips/EndpointPolicy",
+        Match.string_like_regexp(f"does not let mediapackagev2.amazonaws.com {refused} the endpoint"),
+    )
+
+
+def test_a_declared_policy_with_an_unrelated_deny_is_fine() -> None:
+    stack = Stack(App(), "Clips")
+    job(stack, "Clip", endpoint(stack))
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "mediapackagev2:GetObject",
+        "Resource": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    user_policy(stack, {"Version": "2012-10-17", "Statement": [CDN_READ, deny]})
+    Annotations.from_stack(stack).has_no_error("*", Match.any_value())
+
+
 def alpha_endpoint(stack: Stack, **overrides: Any) -> alpha.OriginEndpoint:
     group = alpha.ChannelGroup(stack, "Group", channel_group_name="live")
     channel = alpha.Channel(
@@ -284,6 +325,26 @@ def test_a_start_older_than_the_startover_window_names_start_time() -> None:
     start = RECENT_END - timedelta(hours=30)
     with pytest.raises(InvalidHarvestJob, match=r"start_time \(ScheduleConfiguration.StartTime\) is .*older than the"):
         job(stack, "Clip", endpoint(stack), start_time=start, end_time=start + HOUR)
+
+
+def test_a_manifest_filtered_on_time_is_refused_naming_it() -> None:
+    stack = Stack(App(), "Clips")
+    delayed = mp.CfnOriginEndpoint.FilterConfigurationProperty(time_delay_seconds=30)
+    manifests = [
+        mp.CfnOriginEndpoint.HlsManifestConfigurationProperty(manifest_name="index", filter_configuration=delayed)
+    ]
+    with pytest.raises(
+        InvalidHarvestJob, match=r"hls_manifests\[0\] .*'index', whose filter configuration .* sets a start"
+    ):
+        job(stack, "Clip", endpoint(stack, hls_manifests=manifests))
+
+
+def test_a_window_longer_than_the_startover_window_is_refused_naming_both_times() -> None:
+    stack = Stack(App(), "Clips")
+    with pytest.raises(
+        InvalidHarvestJob, match=r"start_time / end_time \(ScheduleConfiguration\) spans 0:30:00, longer than"
+    ):
+        job(stack, "Clip", endpoint(stack, startover_window_seconds=600))
 
 
 def test_an_endpoint_without_startover_is_refused_naming_it() -> None:

@@ -23,7 +23,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from constructs import Construct, IConstruct
 
-from mediapackage_harvest.contract import spec
+from mediapackage_harvest.contract import iam_policy, spec
+from mediapackage_harvest.contract.services import ENDPOINT_HARVEST_ACTIONS, V2
 from mediapackage_harvest.errors import BOTH_FIELD, ENDPOINT_FIELD
 from mediapackage_harvest.policies import harvester_origin_endpoint_policy_statement
 from mediapackage_harvest.props import is_unresolved
@@ -66,13 +67,18 @@ class Endpoint:
         return {kind: _manifest_names(getattr(self.cfn, attribute)) for kind, attribute, _ in KINDS}
 
     @cached_property
+    def _time_filtered(self) -> dict[str, set[str]]:
+        """The manifests whose filters MediaPackage harvests none of, per kind (read once, as ``_declared``)."""
+        return {kind: _time_filtered(getattr(self.cfn, attribute)) for kind, attribute, _ in KINDS}
+
+    @cached_property
     def _window(self) -> tuple[bool, int | float | None]:
         """Whether the startover window is known at synth (not a token), and its value."""
         window = self.cfn.startover_window_seconds if self.cfn is not None else None
         return not Token.is_unresolved(window), window
 
     def _manifest_violations(self, harvested: object) -> list[spec.Violation]:
-        declared = self._declared
+        declared, time_filtered = self._declared, self._time_filtered
         listing = "; ".join(
             f"{label} {', '.join(repr(n) for n in names) if names else 'none'}"
             for (kind, _, label), names in ((k, declared[k[0]]) for k in KINDS)
@@ -94,6 +100,15 @@ class Endpoint:
                             f"manifest; it declares: {listing}",
                         )
                     )
+                elif name in time_filtered[kind]:
+                    violations.append(
+                        spec.Violation(
+                            f"{spec.MANIFESTS}.{kind}[{index}].ManifestName",
+                            f"names {name!r}, whose filter configuration on origin endpoint '{self.path}' sets a "
+                            "start, end, clip start or time delay: MediaPackage harvests no such manifest; harvest "
+                            "another one or drop those filters",
+                        )
+                    )
         return violations
 
     def _startover_violations(self, schedule: object, now: datetime) -> list[spec.Violation]:
@@ -108,11 +123,16 @@ class Endpoint:
                     "only from an endpoint's startover window, so give it one that covers the times (up to 14 days)",
                 )
             ]
-        start_text = schedule.get("StartTime") if isinstance(schedule, Mapping) else None
-        try:
-            start = spec.parse_timestamp(start_text) if isinstance(start_text, str) else None
-        except ValueError:
-            start = None  # reported by spec's own rule
+        start, end = (_instant(schedule, key) for key in ("StartTime", "EndTime"))
+        if start is not None and end is not None and (end - start).total_seconds() > float(window):
+            return [
+                spec.Violation(
+                    spec.SCHEDULE,
+                    f"spans {end - start}, longer than the startover window of origin endpoint '{self.path}' "
+                    f"({int(window)} s): a harvested asset cannot be longer than it; harvest a shorter window or "
+                    "widen the endpoint's startover window",
+                )
+            ]
         oldest = now - timedelta(seconds=float(window))
         if start is None or start >= oldest:
             return []
@@ -181,6 +201,41 @@ def resolve_endpoint(
     ]
 
 
+def _instant(schedule: object, key: str) -> datetime | None:
+    """One of the schedule's times, when it is a timestamp (a bad one is reported by spec's own rule)."""
+    text = schedule.get(key) if isinstance(schedule, Mapping) else None
+    try:
+        return spec.parse_timestamp(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+# A manifest filtered on time is not harvestable (the live-to-VOD guide's requirements).
+TIME_FILTERS = (
+    ("start", "start"),
+    ("end", "end"),
+    ("clip_start_time", "clipStartTime"),
+    ("time_delay_seconds", "timeDelaySeconds"),
+)
+
+
+def _time_filtered(value: object) -> set[str]:
+    """The names of one kind's manifests whose filter configuration sets a start, end, clip start or time delay."""
+    if value is None or Token.is_unresolved(value) or not isinstance(value, Sequence):
+        return set()
+    found = set()
+    for manifest in value:
+        if isinstance(manifest, Mapping):
+            name, config = manifest.get("manifestName"), manifest.get("filterConfiguration")
+            values = [config.get(key) for _, key in TIME_FILTERS] if isinstance(config, Mapping) else []
+        else:
+            name, config = getattr(manifest, "manifest_name", None), getattr(manifest, "filter_configuration", None)
+            values = [getattr(config, attribute, None) for attribute, _ in TIME_FILTERS] if config is not None else []
+        if isinstance(name, str) and any(v is not None for v in values):
+            found.add(name)
+    return found
+
+
 def _manifest_names(value: object) -> list[str] | None:
     """The manifest names an endpoint declares for one kind; None when a token hides them."""
     if value is None:
@@ -237,6 +292,7 @@ class _HarvesterGrant(Construct):
                 )
             else:
                 policy.policy = merged
+                self._refuse_denied_harvester(stack, policy)
         else:
             policy = mediapackagev2.CfnOriginEndpointPolicy(
                 self,
@@ -249,6 +305,24 @@ class _HarvesterGrant(Construct):
             policy.node.add_dependency(cfn)
         for job in self.jobs:
             job.node.add_dependency(policy)
+
+    def _refuse_denied_harvester(self, stack: Stack, policy: mediapackagev2.CfnOriginEndpointPolicy) -> None:
+        """A declared policy that denies MediaPackage what it needs (a Deny beside the harvester's Allow) is a synth
+        error: judged on the template's values, pseudo parameters as ``${AWS::...}`` on both sides."""
+        document = _flat(stack.resolve(policy.policy))
+        statement = _flat(stack.resolve(self.statement.to_statement_json()))
+        resource, account = statement["Resource"], statement["Condition"]["StringEquals"]["AWS:SourceAccount"]
+        context = {"aws:SourceAccount": account, "aws:SourceArn": f"{resource}/harvestJob/clip"}
+        denied = [
+            action.split(":")[1]
+            for action in ENDPOINT_HARVEST_ACTIONS
+            if not iam_policy.allows(document, service=V2.principal, action=action, resource=resource, context=context)
+        ]
+        if denied:
+            Annotations.of(policy).add_error(
+                f"This origin endpoint policy does not let {V2.principal} {' or '.join(denied)} the endpoint (a Deny "
+                "takes away the harvester statement HarvestJob adds): MediaPackage would refuse every harvest job."
+            )
 
     def _is_for_endpoint(self, stack: Stack, policy: mediapackagev2.CfnOriginEndpointPolicy) -> bool:
         cfn = self.endpoint.cfn
@@ -298,6 +372,25 @@ def _with_statement(stack: Stack, policy: object, statement: iam.PolicyStatement
     if ours not in statements:
         statements.append(ours)
     return {**resolved, "Statement": statements}
+
+
+def _flat(value: Any) -> Any:
+    """A resolved template value with ``Fn::Join`` of literals and ``Ref``s of pseudo parameters as plain text
+    (``${AWS::Region}``), so that a policy can be judged on it; a JSON string is parsed."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        return _flat(json.loads(value))
+    if isinstance(value, list):
+        return [_flat(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        return "${" + str(value["Ref"]) + "}"
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"]  # written in the same ${AWS::...} notation
+    if set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(str(_flat(part)) for part in parts)
+    return {key: _flat(item) for key, item in value.items()}
 
 
 def _statements(document: object) -> list[Any]:

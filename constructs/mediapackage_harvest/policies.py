@@ -11,34 +11,7 @@ from __future__ import annotations
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-from mediapackage_harvest.contract.services import V2
-
-
-def channel_group_arn(
-    channel_group_name: str,
-    *,
-    partition: str | None = None,
-    region: str | None = None,
-    account: str | None = None,
-) -> str:
-    """The ARN of a MediaPackage v2 channel group."""
-    return (
-        f"arn:{partition or Aws.PARTITION}:mediapackagev2:{region or Aws.REGION}:{account or Aws.ACCOUNT_ID}:"
-        f"channelGroup/{channel_group_name}"
-    )
-
-
-def channel_arn(
-    channel_group_name: str,
-    channel_name: str,
-    *,
-    partition: str | None = None,
-    region: str | None = None,
-    account: str | None = None,
-) -> str:
-    """The ARN of a MediaPackage v2 channel."""
-    group = channel_group_arn(channel_group_name, partition=partition, region=region, account=account)
-    return f"{group}/channel/{channel_name}"
+from mediapackage_harvest.contract.services import BUCKET_WRITE_ACTIONS, ENDPOINT_HARVEST_ACTIONS, V2
 
 
 def origin_endpoint_arn(
@@ -51,8 +24,17 @@ def origin_endpoint_arn(
     account: str | None = None,
 ) -> str:
     """The ARN of a MediaPackage v2 origin endpoint."""
-    channel = channel_arn(channel_group_name, channel_name, partition=partition, region=region, account=account)
-    return f"{channel}/originEndpoint/{origin_endpoint_name}"
+    return (
+        f"arn:{partition or Aws.PARTITION}:mediapackagev2:{region or Aws.REGION}:{account or Aws.ACCOUNT_ID}:"
+        f"channelGroup/{channel_group_name}/channel/{channel_name}/originEndpoint/{origin_endpoint_name}"
+    )
+
+
+def endpoint_and_parents(endpoint_arn: str) -> tuple[str, str, str]:
+    """The channel group's, the channel's and the origin endpoint's ARNs, from the endpoint's (names may be tokens):
+    what IAM judges a request about the endpoint or its jobs against, besides the job itself."""
+    channel = endpoint_arn.rsplit("/originEndpoint/", 1)[0]
+    return channel.rsplit("/channel/", 1)[0], channel, endpoint_arn
 
 
 def harvest_job_arn_pattern(
@@ -93,7 +75,7 @@ def harvester_origin_endpoint_policy_statement(
     return iam.PolicyStatement(
         sid="AllowMediaPackageHarvester",
         principals=[iam.ServicePrincipal(V2.principal)],
-        actions=["mediapackagev2:HarvestObject", "mediapackagev2:GetObject"],
+        actions=list(ENDPOINT_HARVEST_ACTIONS),
         resources=[
             origin_endpoint_arn(
                 channel_group_name,
@@ -129,7 +111,7 @@ def harvester_bucket_policy_statement(
     )
     return iam.PolicyStatement(
         principals=[iam.ServicePrincipal(V2.principal)],
-        actions=["s3:PutObject"],
+        actions=list(BUCKET_WRITE_ACTIONS),
         resources=[destination_objects_arn(bucket_arn, destination_path)],
         conditions={
             "StringEquals": {"aws:SourceAccount": account},

@@ -25,9 +25,8 @@ from constructs import Construct
 from mediapackage_harvest.bundling import handler_code
 from mediapackage_harvest.contract import services, spec
 from mediapackage_harvest.policies import (
-    channel_arn,
-    channel_group_arn,
     destination_objects_arn,
+    endpoint_and_parents,
     harvest_job_arn_pattern,
     harvester_bucket_policy_statement,
     origin_endpoint_arn,
@@ -194,11 +193,7 @@ class HarvestJobProvider(Construct):
         self._endpoints.add(key)
         arn_parts = {"partition": self.stack.partition, "region": self.stack.region, "account": self.stack.account}
         jobs = harvest_job_arn_pattern(*key, **arn_parts)
-        parents = (
-            channel_group_arn(channel_group_name, **arn_parts),
-            channel_arn(channel_group_name, channel_name, **arn_parts),
-            origin_endpoint_arn(*key, **arn_parts),
-        )
+        parents = endpoint_and_parents(origin_endpoint_arn(*key, **arn_parts))
         self._add_resources("jobs", self._mediapackage_statement, (*parents, jobs))
         self._add_resources("tagging", self._tagging_statement, (jobs,))
         self._add_resources("reads", self._endpoint_read_statement, parents)

@@ -196,7 +196,7 @@ def start_job(inv: Invocation, props: Mapping[str, Any]) -> Outcome:
         wake=spec.parse_bool(props.get(spec.RETRY_WHEN_SLOT_FREES, False)),
     )
     logger.thread_safe_append_keys(job_name=progress.name)
-    refusal = inv.service.preflight(props, now=now)
+    refusal = inv.service.preflight(props, name=progress.name, now=now)
     if refusal:
         return Failed(reason(f"Harvest job {progress.name}", refusal))
     return watch(inv, progress, inline_until=now + INLINE_WATCH_SECONDS)

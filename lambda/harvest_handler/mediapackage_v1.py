@@ -74,7 +74,7 @@ class MediaPackageV1:
     def is_job_id(self, physical_id: str) -> bool:
         return ARN_PATTERN.fullmatch(physical_id) is not None
 
-    def preflight(self, props: Mapping[str, Any], *, now: float) -> str | None:
+    def preflight(self, props: Mapping[str, Any], *, name: str, now: float) -> str | None:
         return preflight.check_v1(self._client(), props, now)
 
     def wake_pattern(self, props: Mapping[str, Any], job_arn: str, function_arn: str) -> dict[str, Any] | None:

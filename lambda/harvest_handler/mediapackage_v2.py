@@ -72,8 +72,8 @@ class MediaPackageV2:
     def is_job_id(self, physical_id: str) -> bool:
         return JobKey.from_arn(physical_id) is not None
 
-    def preflight(self, props: Mapping[str, Any], *, now: float) -> str | None:
-        return preflight.check_v2(self._client(), props, now)
+    def preflight(self, props: Mapping[str, Any], *, name: str, now: float) -> str | None:
+        return preflight.check_v2(self._client(), props, name, now)
 
     def wake_pattern(self, props: Mapping[str, Any], job_arn: str, function_arn: str) -> dict[str, Any] | None:
         """The quota is per channel group: the events of its jobs that end (MediaPackage's user guide: one when a

@@ -94,7 +94,7 @@ class HarvestService(Protocol):
         """Whether a physical id names a job of this flavour (not a failed-create placeholder)."""
         ...
 
-    def preflight(self, props: Mapping[str, Any], *, now: float) -> str | None:
+    def preflight(self, props: Mapping[str, Any], *, name: str, now: float) -> str | None:
         """What the service would refuse about these properties and its fix, read before any create (see
         :mod:`harvest_handler.preflight`); None when nothing is wrong or it cannot be told."""
         ...

@@ -16,13 +16,12 @@ from typing import Any
 
 from harvest_handler.logs import logger
 from harvest_handler.model import cause_of, error_code
-from mediapackage_harvest.contract import resource_policy, spec
-from mediapackage_harvest.contract.services import V2
+from mediapackage_harvest.contract import iam_policy, spec
+from mediapackage_harvest.contract.services import ENDPOINT_HARVEST_ACTIONS, V2, harvester_context
 
 HARVESTER = V2.principal
-HARVEST_ACTION = "mediapackagev2:HarvestObject"
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NotFoundException"})
-GRANT_FIX = "pass origin_endpoint= to HarvestJob or add harvester_origin_endpoint_policy_statement(...) to its policy"
+GRANT_FIX = "pass origin_endpoint= to HarvestJob, or add harvester_origin_endpoint_policy_statement() to it"
 # Manifest kinds: the property's key, the HarvestJob prop that names them, how people call them.
 MANIFEST_PROPS = (
     ("HlsManifests", "hls_manifests", "HLS"),
@@ -78,13 +77,21 @@ def not_found(endpoint: str, what: str) -> str:
     return f"origin endpoint {endpoint} not found: check {what} (and the stack's account and Region)"
 
 
-def startover(endpoint: str, window_seconds: object, start: datetime, now: datetime) -> str | None:
-    """The endpoint must have a startover window, and it must still reach back to the start."""
+def startover(
+    endpoint: str, window_seconds: object, start: datetime, now: datetime, end: datetime | None = None
+) -> str | None:
+    """The endpoint must have a startover window, the asset must not be longer than it, and it must still reach
+    back to the start."""
     seconds = window_seconds if isinstance(window_seconds, int) else 0
     if seconds <= 0:
         return (
             f"origin endpoint {endpoint} has no startover window: MediaPackage harvests only from it; give the "
             "endpoint StartoverWindowSeconds covering the window (at most 14 days)"
+        )
+    if end is not None and (end - start).total_seconds() > seconds:
+        return (
+            f"the window {_iso(start)} to {_iso(end)} is longer than the startover window of origin endpoint "
+            f"{endpoint} ({seconds} s): a harvested asset cannot be; harvest a shorter window or widen it"
         )
     oldest = now - timedelta(seconds=seconds)
     if start >= oldest:
@@ -96,7 +103,7 @@ def startover(endpoint: str, window_seconds: object, start: datetime, now: datet
 
 
 def manifests(endpoint: str, found: Mapping[str, Any], wanted: Mapping[str, Any]) -> str | None:
-    """Every manifest the job names must be one the endpoint has, of the same kind."""
+    """Every manifest the job names must be one the endpoint has, of the same kind, not filtered on time."""
     has = {kind: [str(m.get("ManifestName")) for m in found.get(kind) or []] for kind, _, _ in MANIFEST_PROPS}
     for kind, prop, label in MANIFEST_PROPS:
         for index, entry in enumerate(wanted.get(kind) or []):
@@ -106,20 +113,42 @@ def manifests(endpoint: str, found: Mapping[str, Any], wanted: Mapping[str, Any]
                 return (
                     f"origin endpoint {endpoint} has no {label} manifest {name!r} ({prop}[{index}]); it has: {listing}"
                 )
+            declared = next(m for m in found.get(kind) or [] if str(m.get("ManifestName")) == name)
+            if _time_filtered(declared):
+                return (
+                    f"{label} manifest {name!r} of origin endpoint {endpoint} ({prop}[{index}]) is filtered on time "
+                    "(start, end, clip start or time delay): MediaPackage harvests no such manifest"
+                )
     return None
 
 
-def grant(endpoint: str, endpoint_arn: str, policy: Mapping[str, Any] | None) -> str | None:
-    """The endpoint's policy must let MediaPackage's harvester read it; a missing policy grants nothing."""
+def _time_filtered(manifest: Mapping[str, Any]) -> bool:
+    config = manifest.get("FilterConfiguration")
+    return isinstance(config, Mapping) and any(
+        config.get(key) is not None for key in ("Start", "End", "ClipStartTime", "TimeDelaySeconds")
+    )
+
+
+def grant(endpoint: str, endpoint_arn: str, policy: Mapping[str, Any] | None, job_name: str) -> str | None:
+    """The endpoint's policy must let MediaPackage's harvester read it (both actions, judged with the request
+    context the harvester carries for this job); a missing policy grants nothing."""
     if policy is None:
         return f"origin endpoint {endpoint} has no policy, so no harvester grant: {GRANT_FIX}"
-    if resource_policy.allows(policy.get("Policy"), service=HARVESTER, action=HARVEST_ACTION, resource=endpoint_arn):
+    context = harvester_context(f"{endpoint_arn}/harvestJob/{job_name}")
+    refused = [
+        action.split(":")[1]
+        for action in ENDPOINT_HARVEST_ACTIONS
+        if not iam_policy.allows(
+            policy.get("Policy"), service=HARVESTER, action=action, resource=endpoint_arn, context=context
+        )
+    ]
+    if not refused:
         return None
-    return f"origin endpoint {endpoint}'s policy does not allow {HARVESTER} HarvestObject: {GRANT_FIX}"
+    return f"origin endpoint {endpoint}'s policy does not allow {HARVESTER} {' or '.join(refused)}: {GRANT_FIX}"
 
 
 # The flavours' preflights ----------------------------------------------------------------------------------
-def check_v2(client: Any, props: Mapping[str, Any], now: float) -> str | None:
+def check_v2(client: Any, props: Mapping[str, Any], name: str, now: float) -> str | None:
     """MediaPackage v2: the clock, then the endpoint (startover, manifests), then its policy's grant."""
     schedule: Mapping[str, str] = props[spec.SCHEDULE]
     start, moment = spec.parse_timestamp(schedule["StartTime"]), _moment(now)
@@ -133,13 +162,14 @@ def check_v2(client: Any, props: Mapping[str, Any], now: float) -> str | None:
         return not_found(endpoint, "the channel group, channel and origin endpoint names")
     if isinstance(found, _Unread):
         return None  # the policy's grant is judged against the endpoint's ARN, which is unknown
-    problem = startover(endpoint, found.get("StartoverWindowSeconds"), start, moment) or manifests(
+    end = spec.parse_timestamp(schedule["EndTime"])
+    problem = startover(endpoint, found.get("StartoverWindowSeconds"), start, moment, end) or manifests(
         endpoint, found, props[spec.MANIFESTS]
     )
     if problem:
         return problem
     policy = read("GetOriginEndpointPolicy", lambda: client.get_origin_endpoint_policy(**key))
-    return None if isinstance(policy, _Unread) else grant(endpoint, str(found.get("Arn", "")), policy)
+    return None if isinstance(policy, _Unread) else grant(endpoint, str(found.get("Arn", "")), policy, name)
 
 
 def check_v1(client: Any, props: Mapping[str, Any], now: float) -> str | None:

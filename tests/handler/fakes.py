@@ -236,11 +236,12 @@ class Harness:
                 for kind, manifests in props["HarvestedManifests"].items()
             },
         }
-        grant = {
+        grant = {  # what harvester_origin_endpoint_policy_statement grants
             "Effect": "Allow",
             "Principal": {"Service": "mediapackagev2.amazonaws.com"},
-            "Action": "mediapackagev2:HarvestObject",
+            "Action": ["mediapackagev2:HarvestObject", "mediapackagev2:GetObject"],
             "Resource": arn,
+            "Condition": {"StringEquals": {"AWS:SourceAccount": arn.split(":")[4]}},
         }
         self.mediapackage.add_response("get_origin_endpoint", endpoint, names)
         policy = {**names, "Policy": json.dumps({"Statement": [grant]})}

@@ -141,7 +141,7 @@ CAUSES = {
         [
             "has no policy, so no harvester grant",
             "pass origin_endpoint= to HarvestJob",
-            "add harvester_origin_endpoint_policy_statement(...) to its policy",
+            "add harvester_origin_endpoint_policy_statement() to it",
         ],
     ),
 }
@@ -167,7 +167,7 @@ def test_a_policy_without_the_harvester_grant_is_named(deploy: Deploy) -> None:
     response, emulator = deploy.create(scenario, v2_event(deploy), policy=policy)
     assert response["Status"] == "FAILED"
     assert (
-        "'s policy does not allow mediapackagev2.amazonaws.com HarvestObject: pass origin_endpoint="
+        "'s policy does not allow mediapackagev2.amazonaws.com HarvestObject or GetObject: pass origin_endpoint="
         in response["Reason"]
     )
     assert creates(emulator) == 0

@@ -44,3 +44,16 @@ FLAVOURS = (V2, V1)
 # The long-wait mode's result resource re-reads a v2 job.
 BY_RESOURCE_TYPE = {**{f.resource_type: f for f in FLAVOURS}, spec.RESULT_RESOURCE_TYPE: V2}
 BY_EVENT_SOURCE = {f.event_source: f for f in FLAVOURS}
+
+# What MediaPackage v2 must be allowed on an origin endpoint, in the endpoint's policy, to harvest it (the user
+# guide's endpoint authorization: "The endpoint must grant MediaPackage v2 GetObject and HarvestObject access").
+ENDPOINT_HARVEST_ACTIONS = ("mediapackagev2:HarvestObject", "mediapackagev2:GetObject")
+# What it must be allowed in the destination bucket's policy (the live-to-VOD guide names PutObject only).
+BUCKET_WRITE_ACTIONS = ("s3:PutObject",)
+
+
+def harvester_context(job_arn: str) -> dict[str, str]:
+    """The request context MediaPackage v2 carries when it reads an endpoint or writes a harvest for the job
+    ``job_arn``: ``aws:SourceAccount`` (documented) and ``aws:SourceArn``, taken to be the job's ARN (undocumented;
+    the bucket statement this library writes accepts the endpoint's ARN and anything under it)."""
+    return {"aws:SourceAccount": job_arn.split(":")[4], "aws:SourceArn": job_arn}

@@ -168,13 +168,6 @@ def check_name(field: str, value: object) -> list[Violation]:
     return check.violations
 
 
-def require_valid(props: Mapping[str, Any], is_unresolved: Callable[[object], bool] = never_unresolved) -> None:
-    """Raise :class:`InvalidProperties` when ``validate`` finds anything."""
-    violations = validate(props, is_unresolved)
-    if violations:
-        raise InvalidProperties(violations)
-
-
 def parse_timestamp(value: str) -> datetime:
     """An ISO-8601 timestamp with a UTC offset (``Z`` accepted); ValueError otherwise."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)

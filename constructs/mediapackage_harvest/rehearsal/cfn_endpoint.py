@@ -40,12 +40,10 @@ _ACCESS_KEY = "AKIAREHEARSAL0000000"
 
 @dataclass(frozen=True)
 class ReceivedResponse:
-    """One PUT the endpoint accepted: ``seq`` is its arrival order across all requests."""
+    """One PUT the endpoint accepted, for the request it answers."""
 
-    seq: int
     request_id: str
     body: dict[str, Any]
-    size: int  # bytes received; CloudFormation rejects bodies over 4096
 
 
 @dataclass(frozen=True)
@@ -110,12 +108,6 @@ class CloudFormationEndpoint(LocalServer):
         with self._lock:
             return [r.body for r in self._received if r.request_id == request_id]
 
-    @property
-    def received(self) -> list[ReceivedResponse]:
-        """Every accepted PUT, in arrival order."""
-        with self._lock:
-            return list(self._received)
-
     def reset(self) -> None:
         """Forget everything received."""
         with self._lock:
@@ -126,9 +118,9 @@ class CloudFormationEndpoint(LocalServer):
         return None
 
     # Called by the request handler -------------------------------------------------------------------------
-    def _record(self, request_id: str, body: dict[str, Any], size: int) -> None:
+    def _record(self, request_id: str, body: dict[str, Any]) -> None:
         with self._lock:
-            self._received.append(ReceivedResponse(len(self._received) + 1, request_id, body, size))
+            self._received.append(ReceivedResponse(request_id, body))
 
 
 class _TlsServer(ThreadingHTTPServer):
@@ -187,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._answer(400, "MalformedJSON")
             return
-        endpoint._record(request_id, body if isinstance(body, dict) else {"_not_an_object": body}, len(raw))
+        endpoint._record(request_id, body if isinstance(body, dict) else {"_not_an_object": body})
         self._answer(200, "")
 
     def _answer(self, status: int, code: str) -> None:

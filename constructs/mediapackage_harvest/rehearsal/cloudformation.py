@@ -77,7 +77,6 @@ class LambdaFunction:
     after_invocation: Callable[[], None] = lambda: None
     invocations: int = 0
     billed_ms: int = 0
-    running: int = 0
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def invoke(self, event: dict[str, Any], trigger: str, resource: str) -> None:
@@ -88,7 +87,6 @@ class LambdaFunction:
         def run() -> None:
             start = self.clock.time()
             context = LambdaContext(self.clock, start + self.timeout, self.name, request_id, self.arn)
-            self.running += 1
             self.timeline.add(start, "lambda", resource, "invoked", trigger)
             try:
                 if run_to_timeout(self.handler, event, context):
@@ -96,7 +94,6 @@ class LambdaFunction:
                         self.clock.time(), "lambda", resource, "ended at timeout", f"after {self.timeout} s"
                     )
             finally:
-                self.running -= 1
                 took = self.clock.time() - start
                 self.billed_ms += max(1, int(took * 1000 + 0.999))
                 self.timeline.add(self.clock.time(), "lambda", resource, "returned", f"after {took:.1f} s")

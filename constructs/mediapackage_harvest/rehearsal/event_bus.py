@@ -10,6 +10,10 @@ EventBridge does: with the event, or with the target's Input when it has one. De
 ``events`` (:class:`EventDelivery`): a delay, a lost fraction drawn from the rehearsal's seeded random, a second
 delivery. The timeline shows each delivery and each loss.
 
+:class:`EventBridgeApi` is the API the handler calls: each request judged by the rehearsal's IAM
+(:mod:`~mediapackage_harvest.rehearsal.authorization`), then answered by moto; a refused call gets EventBridge's
+``AccessDeniedException`` in its JSON 1.1 form.
+
 :class:`Scheduler` fires every scheduled rule in moto (the handler's polling and watch rules) at the rate its
 ``ScheduleExpression`` names, invoking each target function by its ARN with the target's Input, for as long as the
 rule exists: what EventBridge knows of a rule, and nothing of the handler.
@@ -18,6 +22,7 @@ rule exists: what EventBridge knows of a rule, and nothing of the handler.
 from __future__ import annotations
 
 import copy
+import http.client
 import json
 import random
 import re
@@ -25,10 +30,13 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from moto.events.models import EventPattern
 
+from mediapackage_harvest.rehearsal.authorization import AccessDenied, Authorizer
 from mediapackage_harvest.rehearsal.cloudformation import LambdaFunction
+from mediapackage_harvest.rehearsal.local_server import LocalServer, Response
 from mediapackage_harvest.rehearsal.scenario import EventDelivery
 from mediapackage_harvest.rehearsal.template import Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
@@ -50,7 +58,6 @@ class EventBus:
     timeline: Timeline
     delivery: EventDelivery = field(default_factory=EventDelivery)
     chance: random.Random = field(default_factory=lambda: random.Random(0))
-    published: int = 0
     delivered: int = 0
     lost: int = 0
     stack_rules: set[str] = field(default_factory=set)  # the rules the stacks declare, while they exist
@@ -96,7 +103,6 @@ class EventBus:
     def publish(self, event: dict[str, object]) -> None:
         """An event put on the bus now (called by the emulators, from their threads)."""
         with self._lock:
-            self.published += 1
             lost = self.delivery.loss > 0 and self.chance.random() < self.delivery.loss
             if lost:
                 self.lost += 1
@@ -227,3 +233,35 @@ def period_seconds(expression: str) -> float:
     if match is None:
         raise ValueError(f"not a rate expression the rehearsal can schedule: {expression!r}")
     return int(match[1]) * float(UNIT_SECONDS[match[2].removesuffix("s")])
+
+
+class EventBridgeApi(LocalServer):
+    """EventBridge's API as the handler meets it: IAM first (``authorizer``), then moto at ``moto_url``."""
+
+    def __init__(self, moto_url: str, authorizer: Authorizer) -> None:
+        super().__init__()
+        self.moto = urlsplit(moto_url)
+        self.authorizer = authorizer
+
+    def dispatch(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+        action = next((v for k, v in headers.items() if k.lower() == "x-amz-target"), "").rpartition(".")[2]
+        try:
+            self.authorizer.check(headers, "events", action, json.loads(body or b"{}"))
+        except AccessDenied as denied:
+            payload = json.dumps({"__type": "AccessDeniedException", "Message": str(denied)}).encode()
+            return Response(
+                400, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "rehearsal"}, payload
+            )
+        return self._forward(method, target, headers, body)
+
+    def _forward(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+        connection = http.client.HTTPConnection(str(self.moto.hostname), self.moto.port, timeout=30)
+        try:
+            skip = {"host", "content-length", "connection"}
+            connection.request(method, target, body=body, headers={k: v for k, v in headers.items() if k not in skip})
+            answer = connection.getresponse()
+            payload = answer.read()
+            kept = {k: v for k, v in answer.getheaders() if k.lower() not in {"content-length", "connection"}}
+            return Response(answer.status, kept, payload)
+        finally:
+            connection.close()

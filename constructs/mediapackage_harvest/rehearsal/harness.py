@@ -28,6 +28,7 @@ import io
 import json
 import logging
 import random
+import sys
 import threading
 import urllib.request
 import zipfile
@@ -43,11 +44,12 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from mediapackage_harvest.contract import spec
+from mediapackage_harvest.rehearsal.authorization import ALWAYS_ASSUMED, Authorizer, Identity
 from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint
 from mediapackage_harvest.rehearsal.cloudformation import CloudFormation, LambdaFunction, StackResult
 from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
 from mediapackage_harvest.rehearsal.environment import environment
-from mediapackage_harvest.rehearsal.event_bus import EventBus, Scheduler
+from mediapackage_harvest.rehearsal.event_bus import EventBridgeApi, EventBus, Scheduler
 from mediapackage_harvest.rehearsal.lambda_runtime import (
     handler_module,
     handler_seams,
@@ -55,7 +57,7 @@ from mediapackage_harvest.rehearsal.lambda_runtime import (
 )
 from mediapackage_harvest.rehearsal.scenario import Scenario
 from mediapackage_harvest.rehearsal.surroundings import Surroundings
-from mediapackage_harvest.rehearsal.template import Template
+from mediapackage_harvest.rehearsal.template import Environment, Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
@@ -142,6 +144,11 @@ class Rehearsal:
         moto_url = shared_moto_url()
         _reset_moto(moto_url)  # moto's backends are per process: start from nothing, whatever ran before
         self._stack.callback(_reset_moto, moto_url)
+        self.authorizer = Authorizer(Environment(stack_name=""))
+        for emulator in (self.emulator, self.emulator_v1):
+            emulator.authorizer = self.authorizer
+        self.eventbridge_api = self._stack.enter_context(EventBridgeApi(moto_url, self.authorizer))
+        self._assume(f"rehearsal: {ALWAYS_ASSUMED}")
         self.endpoint = self._stack.enter_context(self.endpoint_class())
         self._stack.enter_context(
             environment(
@@ -151,7 +158,7 @@ class Rehearsal:
                     "AWS_DEFAULT_REGION": "us-east-1",
                     "AWS_ENDPOINT_URL_MEDIAPACKAGEV2": self.emulator.url,
                     "AWS_ENDPOINT_URL_MEDIAPACKAGE": self.emulator_v1.url,
-                    "AWS_ENDPOINT_URL_EVENTBRIDGE": moto_url,
+                    "AWS_ENDPOINT_URL_EVENTBRIDGE": self.eventbridge_api.url,
                     "AWS_ENDPOINT_URL_LAMBDA": moto_url,
                     "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": moto_url,
                     "SSL_CERT_FILE": str(self.endpoint.ca_file),
@@ -174,8 +181,7 @@ class Rehearsal:
         self._iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto_url)
         self._function_environment = self._stack.enter_context(environment({}))
         self._handler_module = load_handler_module()
-        if not self._handler_logs:
-            self._stack.enter_context(_quiet_handler())
+        self._stack.enter_context(_handler_output(quiet=not self._handler_logs))
         self._stack.enter_context(handler_seams(self.clock))
         return self
 
@@ -254,11 +260,16 @@ class Rehearsal:
         surroundings = Surroundings.from_template(template, self.scenario)
         self.emulator.surroundings = surroundings
         self.emulator_v1.surroundings = surroundings
+        self.authorizer.env = template.env
         for text in surroundings.assumptions:
-            if text not in self.assumptions:
-                self.assumptions.append(text)
-                resource, _, detail = text.partition(": ")
-                self.timeline.add(self.clock.time(), "rehearsal", resource, "assumed", detail)
+            self._assume(text)
+
+    def _assume(self, text: str) -> None:
+        """One assumption (``"<resource>: <what is assumed>"``), said once: in :attr:`assumptions` and the timeline."""
+        if text not in self.assumptions:
+            self.assumptions.append(text)
+            resource, _, detail = text.partition(": ")
+            self.timeline.add(self.clock.time(), "rehearsal", resource, "assumed", detail)
 
     def _cloudformation_for(self, template: Template) -> CloudFormation:
         for logical_id in template.harvest_job_ids():
@@ -277,8 +288,14 @@ class Rehearsal:
         return self.cloudformation
 
     def _function(self, template: Template, function_id: str) -> LambdaFunction:
-        environment = template.function_environment(function_id)
+        identity = Identity.of_function(template, function_id)
+        self.authorizer.add(identity)
+        for text in identity.assumptions:
+            self._assume(text)
+        # Its calls are signed with its role's key, so the stand-ins know whose policies judge them.
+        environment = {**template.function_environment(function_id), "AWS_ACCESS_KEY_ID": identity.access_key}
         self._function_environment.update(environment)  # one process plays the function: its configuration
+        boto3.setup_default_session()  # as in a new Lambda process: the handler's clients read that key
         name = template.function_name(function_id)  # becomes ours until the rehearsal ends
         env = template.env
         self._register_in_moto(name)
@@ -360,15 +377,23 @@ def _split(kind: str, detail: str) -> tuple[str, str, str]:
 
 
 @contextmanager
-def _quiet_handler() -> Iterator[None]:
-    """Only the handler's warnings and errors reach its log output while the rehearsal runs. A filter on the
-    handler's own log handler, not a logger level: a handler a test adds to the logger still gets every record."""
+def _handler_output(*, quiet: bool) -> Iterator[None]:
+    """The handler's log lines go where this process prints now (a test's captured output, say), not wherever it
+    printed when the handler was first loaded; ``quiet``: only its warnings and errors. A filter on the handler's
+    own log handler, not a logger level: a handler a test adds to the logger still gets every record."""
     output = handler_module("logs").logger.logger_handler
-    output.addFilter(_warnings_and_errors)
+    streams = isinstance(output, logging.StreamHandler)
+    saved = output.stream if streams else None
+    if streams:
+        output.stream = sys.stdout  # not setStream: it flushes the old stream, which may be closed by now
+    if quiet:
+        output.addFilter(_warnings_and_errors)
     try:
         yield
     finally:
         output.removeFilter(_warnings_and_errors)
+        if streams:
+            output.stream = saved
 
 
 def _warnings_and_errors(record: logging.LogRecord) -> bool:

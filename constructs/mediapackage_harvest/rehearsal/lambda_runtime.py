@@ -134,11 +134,6 @@ def run_to_timeout(handler: Callable[[dict[str, Any], Any], Any], event: dict[st
     return False
 
 
-def clock_sleep(seconds: float) -> None:
-    """Wait on the handler's clock (in a rehearsal: a :class:`LambdaClock`, which ends invocations at timeout)."""
-    handler_module("clock").current.sleep(seconds)
-
-
 # The handler's seams ---------------------------------------------------------------------------------------------
 
 

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from mediapackage_harvest.contract import spec
-from mediapackage_harvest.contract.resource_policy import statements
+from mediapackage_harvest.contract.iam_policy import statements
 from mediapackage_harvest.contract.services import V2
+from mediapackage_harvest.rehearsal.authorization import role_policies
 from mediapackage_harvest.rehearsal.scenario import EndpointScript, Scenario
 from mediapackage_harvest.rehearsal.template import Template, UnresolvableError, placeholder_bucket_name
 
@@ -45,6 +46,8 @@ class OriginEndpoint:
     startover_window_seconds: int | None = MAX_STARTOVER_SECONDS
     manifests: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # by kind (HlsManifests, ...)
     policy: Mapping[str, Any] | None = None  # the endpoint's policy document; None: it has none
+    # Manifests whose filter configuration sets a start, end, clip start or time delay (not harvestable), by name.
+    time_filters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def arn(self, partition: str, region: str, account: str) -> str:
         group, channel, name = self.key.split("/")
@@ -54,12 +57,21 @@ class OriginEndpoint:
         )
 
 
+@dataclass(frozen=True)
+class WriterRole:
+    """A role of the stack that MediaPackage v1 assumes to write a harvest: its trust policy and its policies."""
+
+    trust: Mapping[str, Any]
+    policies: tuple[Mapping[str, Any], ...]
+
+
 @dataclass
 class Surroundings:
-    """The endpoints and buckets a rehearsal knows, and the assumptions it makes about the rest."""
+    """The endpoints, buckets and roles a rehearsal knows, and the assumptions it makes about the rest."""
 
     endpoints: dict[str, OriginEndpoint] = field(default_factory=dict)
     buckets: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)  # stack's buckets: their policy
+    roles: dict[str, WriterRole] = field(default_factory=dict)  # the stack's roles, by ARN
     assumptions: list[str] = field(default_factory=list)
 
     def endpoint(self, key: str) -> OriginEndpoint:
@@ -86,6 +98,7 @@ class Surroundings:
         for key, endpoint in _declared_endpoints(template).items():
             found.endpoints.setdefault(key, endpoint)
         found.buckets = _declared_buckets(template)
+        found.roles = _declared_roles(template)
         for logical_id in template.harvest_job_ids():
             try:
                 props = template.properties(logical_id)
@@ -104,10 +117,11 @@ class Surroundings:
                     "to exist with a startover window covering the window"
                 )
             s3 = _mapping(props.get(spec.V1_DESTINATION))
-            self._assume(
-                f"{logical_id}: the v1 role {s3.get('RoleArn')} is assumed to be able to write to "
-                f"s3://{s3.get('BucketName')}/{s3.get('ManifestKey')}"
-            )
+            if s3.get("RoleArn") not in self.roles:
+                self._assume(
+                    f"{logical_id}: the v1 role {s3.get('RoleArn')} is not in the stack: assumed to be able to write "
+                    f"to s3://{s3.get('BucketName')}/{s3.get('ManifestKey')}"
+                )
             return
         key = "/".join(str(props.get(k)) for k in (spec.CHANNEL_GROUP, spec.CHANNEL, spec.ORIGIN_ENDPOINT))
         wanted = _mapping(props.get(spec.MANIFESTS))
@@ -209,6 +223,7 @@ def _declared_endpoints(template: Template) -> dict[str, OriginEndpoint]:
             f"stack {logical_id}",
             startover_window_seconds=_seconds(props.get("StartoverWindowSeconds")),
             manifests={k: _manifest_names(props.get(k)) for k in MANIFEST_KINDS},
+            time_filters=_time_filters(props),
         )
     for key, endpoint in endpoints.items():
         if key in policies:
@@ -235,6 +250,37 @@ def _declared_buckets(template: Template) -> dict[str, Mapping[str, Any] | None]
         merged = statements(earlier) + statements(_mapping(props.get("PolicyDocument")))
         buckets[bucket] = {"Version": "2012-10-17", "Statement": merged}
     return buckets
+
+
+TIME_FILTER_KEYS = ("Start", "End", "ClipStartTime", "TimeDelaySeconds")
+
+
+def _time_filters(props: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The endpoint's manifests filtered on time, by name: their filter configuration's time settings."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for kind in MANIFEST_KINDS:
+        for entry in props.get(kind) or []:
+            config = _mapping(_mapping(entry).get("FilterConfiguration"))
+            settings = {key: config[key] for key in TIME_FILTER_KEYS if config.get(key) is not None}
+            if settings:
+                found[str(_mapping(entry).get("ManifestName"))] = settings
+    return found
+
+
+def _declared_roles(template: Template) -> dict[str, WriterRole]:
+    """The stack's roles, by the ARN the template resolves them to: their trust policy and policies."""
+    roles: dict[str, WriterRole] = {}
+    for logical_id, resource in template.resources.items():
+        if resource.get("Type") != "AWS::IAM::Role":
+            continue
+        try:
+            arn = str(template.resolve({"Fn::GetAtt": [logical_id, "Arn"]}))
+            trust = template.resolve(resource.get("Properties", {}).get("AssumeRolePolicyDocument", {}))
+            policies, _ = role_policies(template, logical_id)
+        except UnresolvableError:
+            continue
+        roles[arn] = WriterRole(trust, tuple(policies))
+    return roles
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

@@ -66,7 +66,7 @@ def v2(clock: FakeClock, endpoint: EndpointScript) -> tuple[MediaPackageV2Emulat
             {},
             "ValidationException",
             "HARVEST_JOB_CUSTOMER_ENDPOINT_READ_ACCESS_DENIED",
-            "its policy does not allow mediapackagev2.amazonaws.com mediapackagev2:HarvestObject",
+            "its policy does not allow mediapackagev2.amazonaws.com HarvestObject and GetObject",
         ),
     ],
     ids=["not-found", "manifest", "no-startover", "outside-startover", "no-grant"],
@@ -139,6 +139,83 @@ def test_a_bucket_whose_policy_grants_the_path_takes_the_write(clock: FakeClock)
         client.create_harvest_job(**job_request())
         clock.advance(35)
         assert client.get_harvest_job(**job_key())["Status"] == "COMPLETED"
+
+
+def _endpoint_policy(actions: list[str], account: str = "123456789012") -> dict[str, Any]:
+    return {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "mediapackagev2.amazonaws.com"},
+                "Action": actions,
+                "Resource": "*",
+                "Condition": {"StringEquals": {"AWS:SourceAccount": account}},
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("policy", "refused"),
+    [
+        (_endpoint_policy(["mediapackagev2:HarvestObject"]), "does not allow mediapackagev2.amazonaws.com GetObject"),
+        (_endpoint_policy(["mediapackagev2:GetObject"]), "does not allow mediapackagev2.amazonaws.com HarvestObject"),
+        (  # the condition is judged: the harvester works for this account, not the one the policy names
+            _endpoint_policy(["mediapackagev2:*"], account="999999999999"),
+            "does not allow mediapackagev2.amazonaws.com HarvestObject and GetObject",
+        ),
+        (_endpoint_policy(["mediapackagev2:HarvestObject", "mediapackagev2:GetObject"]), ""),
+    ],
+    ids=["harvest-only", "get-only", "other-account", "both"],
+)
+def test_the_endpoint_policy_must_allow_both_harvester_actions_for_this_account(
+    clock: FakeClock, policy: dict[str, Any], refused: str
+) -> None:
+    emulator, client = v2(clock, HEALTHY)
+    key = f"{GROUP}/{CHANNEL}/{ENDPOINT}"
+    emulator.surroundings.endpoints[key] = replace(emulator.surroundings.endpoints[key], policy=policy)
+    with emulator:
+        if not refused:
+            assert client.create_harvest_job(**job_request())["Status"] == "QUEUED"
+            return
+        error = error_of(lambda: client.create_harvest_job(**job_request()))
+        assert error.response["Error"]["Code"] == "ValidationException"
+        assert refused in error.response["Error"]["Message"]
+        assert emulator.jobs() == []
+
+
+def test_a_bucket_write_is_judged_with_its_conditions_over_tls(clock: FakeClock) -> None:
+    """enforce_ssl's Deny of requests without TLS does not stop MediaPackage (it writes over TLS); a SourceAccount
+    condition naming another account does."""
+    emulator, client = v2(clock, HEALTHY)
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"Service": "mediapackagev2.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::clips-bucket/clips/one/*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": "999999999999"}},
+    }
+    deny_plain_http = {
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "s3:*",
+        "Resource": "arn:aws:s3:::clips-bucket/*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    emulator.surroundings.buckets["clips-bucket"] = {"Statement": [allow, deny_plain_http]}
+    with emulator:
+        client.create_harvest_job(**job_request())
+        clock.advance(35)
+        assert client.get_harvest_job(**job_key())["Status"] == "FAILED"
+        emulator.surroundings.buckets["clips-bucket"] = {
+            "Statement": [
+                {**allow, "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}},
+                deny_plain_http,
+            ]
+        }
+        client.create_harvest_job(**job_request("clip-2"))
+        clock.advance(35)
+        assert client.get_harvest_job(**job_key("clip-2"))["Status"] == "COMPLETED"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ReadTimeoutError
 
-from mediapackage_harvest.rehearsal.lambda_runtime import clock_sleep
+from mediapackage_harvest.rehearsal.lambda_runtime import handler_module
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
 
@@ -36,7 +36,7 @@ def hang_calls(client: Any, hangs: Sequence[Hang], clock: VirtualClock, origin: 
 
         def before_send(request: Any, hang: Hang = hang, **kwargs: Any) -> None:
             if hang.start <= clock.time() - origin < hang.end:
-                clock_sleep(read_timeout)
+                handler_module("clock").current.sleep(read_timeout)  # Lambda's clock: ends at timeout
                 raise ReadTimeoutError(endpoint_url=request.url)
 
         client.meta.events.register(f"before-send.{service_id}.{operation}", before_send)

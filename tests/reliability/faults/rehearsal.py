@@ -54,7 +54,7 @@ class FaultRehearsal(Rehearsal):
     def __enter__(self) -> FaultRehearsal:
         super().__enter__()
         try:
-            moto_url = str(self.events.meta.endpoint_url)
+            moto_url = self.eventbridge_api.url  # IAM judges what the faults let through
             self.eventbridge = self._stack.enter_context(
                 EventBridgeFaults(moto_url, self.eventbridge_faults, self.clock)
             )

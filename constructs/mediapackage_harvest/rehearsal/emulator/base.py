@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from mediapackage_harvest.rehearsal.authorization import AccessDenied, Authorizer
 from mediapackage_harvest.rehearsal.emulator.protocol import ApiDict, ApiError, RestJsonApi
 from mediapackage_harvest.rehearsal.local_server import LocalServer, Response
 from mediapackage_harvest.rehearsal.scenario import Fault, Scenario, Throttle
@@ -85,6 +86,7 @@ class ScriptedJobsEmulator(LocalServer):
     scenario_operations: Mapping[str, str] = {}
     # Extra members a scripted fault carries, by the service's code, so botocore's modeled parse sees them.
     fault_fields: Mapping[str, Mapping[str, str]] = {}
+    iam_prefix = ""  # the service's IAM prefix, for the authorizer
     # Operations about an origin endpoint, not a job: their requests name no job.
     endpoint_operations = frozenset({"GetOriginEndpoint", "GetOriginEndpointPolicy", "DescribeOriginEndpoint"})
 
@@ -111,6 +113,7 @@ class ScriptedJobsEmulator(LocalServer):
         self._requests = 0
         self._handlers: dict[str, Callable[[ApiDict, float], ApiDict]] = {}
         self._publish: tuple[Publish, WakeAt] | None = None
+        self.authorizer: Authorizer | None = None  # the rehearsal's IAM; None: every caller is allowed
 
     # Service hooks -------------------------------------------------------------------------------------------
     def _job_name_of(self, params: ApiDict) -> str | None:
@@ -134,6 +137,20 @@ class ScriptedJobsEmulator(LocalServer):
     def _status_event(self, job: ScriptedJob, at: float) -> dict[str, object] | None:
         """The EventBridge event the service sends for ``job``'s status change at ``at``; None when it sends none."""
         return None
+
+    def _authorize(self, headers: Mapping[str, str], operation: str, params: ApiDict) -> None:
+        """IAM's judgement of the caller (see :mod:`~mediapackage_harvest.rehearsal.authorization`), when the
+        rehearsal gave the emulator an authorizer; a refusal is AWS's ``AccessDeniedException`` (HTTP 403)."""
+        if self.authorizer is None:
+            return
+        try:
+            self.authorizer.check(headers, self.iam_prefix, operation, params)
+            self._authorize_more(headers, operation, params)
+        except AccessDenied as denied:
+            raise ApiError("AccessDeniedException", str(denied), status=403) from None
+
+    def _authorize_more(self, headers: Mapping[str, str], operation: str, params: ApiDict) -> None:
+        """What else a call is authorized as (v1's CreateHarvestJob passes a role); nothing by default."""
 
     def _scenario_operation(self, operation: str) -> str:
         """The operation name faults and throttles in the scenario use for ``operation``."""
@@ -171,6 +188,7 @@ class ScriptedJobsEmulator(LocalServer):
                 )
                 job_name = None if operation_name in self.endpoint_operations else self._job_name_of(params)
                 sent = self._what_was_sent(operation_name, params)
+                self._authorize(headers, operation_name, params)
                 self._scripted_fault(self._scenario_operation(operation_name), job_name)
                 self._throttle(self._scenario_operation(operation_name), now)
                 self.api.check(operation, params)

@@ -10,9 +10,12 @@ harvester read it, and tells when a job fails writing to a bucket of the stack w
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-from mediapackage_harvest.contract import resource_policy
+from mediapackage_harvest.contract import iam_policy
+from mediapackage_harvest.contract.services import BUCKET_WRITE_ACTIONS, ENDPOINT_HARVEST_ACTIONS, V1, harvester_context
 from mediapackage_harvest.rehearsal.emulator.protocol import ApiDict, ApiError
 from mediapackage_harvest.rehearsal.surroundings import HARVESTER, MANIFEST_KINDS, OriginEndpoint, Surroundings
 
@@ -54,8 +57,18 @@ def get_origin_endpoint(surroundings: Surroundings, params: ApiDict, arn: str, n
     for kind in MANIFEST_KINDS:
         names = endpoint.manifests.get(kind, ())
         if names:
-            output[kind] = [{"ManifestName": name, "Url": f"https://origin.example/{name}.m3u8"} for name in names]
+            output[kind] = [_manifest(name, endpoint.time_filters.get(name)) for name in names]
     return output
+
+
+def _manifest(name: str, time_filter: Mapping[str, Any] | None) -> ApiDict:
+    manifest: ApiDict = {"ManifestName": name, "Url": f"https://origin.example/{name}.m3u8"}
+    if time_filter:
+        manifest["FilterConfiguration"] = {
+            key: int(value) if key == "TimeDelaySeconds" else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            for key, value in time_filter.items()
+        }
+    return manifest
 
 
 def get_origin_endpoint_policy(surroundings: Surroundings, params: ApiDict) -> ApiDict:
@@ -88,6 +101,12 @@ def refuse_create(surroundings: Surroundings, params: ApiDict, arn: str, now: fl
                         f"on origin endpoint {params['OriginEndpointName']}",
                         "HARVESTED_MANIFEST_NOT_FOUND_ON_ENDPOINT",
                     )
+                if manifest["ManifestName"] in endpoint.time_filters:
+                    raise _invalid(
+                        f"HarvestedManifests.{kind}: {_LABELS[kind]} manifest {manifest['ManifestName']} has a start, "
+                        "end, clip start or time delay in its filter configuration",
+                        "HARVESTED_MANIFEST_HAS_START_END_FILTER_CONFIGURATION",
+                    )
     window = endpoint.startover_window_seconds
     if not window:
         raise _invalid(
@@ -95,24 +114,35 @@ def refuse_create(surroundings: Surroundings, params: ApiDict, arn: str, now: fl
             "MEMBER_INVALID",
         )
     start = params["ScheduleConfiguration"]["StartTime"].timestamp()
+    if params["ScheduleConfiguration"]["EndTime"].timestamp() - start > window:
+        raise _invalid(
+            f"ScheduleConfiguration: the asset cannot outlast the origin endpoint's startover window ({window} s)",
+            "INVALID_HARVEST_JOB_DURATION",
+        )
     if start < now - window:
         raise _invalid(
             f"ScheduleConfiguration.StartTime: must be within the origin endpoint's startover window ({window} s)",
             "MEMBER_INVALID",
         )
-    if endpoint.policy is None or not resource_policy.allows(
-        endpoint.policy, service=HARVESTER, action="mediapackagev2:HarvestObject", resource=arn
-    ):
+    context = harvester_context(f"{arn}/harvestJob/{params.get('HarvestJobName') or 'new'}")
+    refused = [
+        action.split(":")[1]
+        for action in ENDPOINT_HARVEST_ACTIONS
+        if endpoint.policy is None
+        or not iam_policy.allows(endpoint.policy, service=HARVESTER, action=action, resource=arn, context=context)
+    ]
+    if refused:
         raise _invalid(
             f"MediaPackage cannot read origin endpoint {arn}: its policy does not allow {HARVESTER} "
-            "mediapackagev2:HarvestObject",
+            f"{' and '.join(refused)}",
             "HARVEST_JOB_CUSTOMER_ENDPOINT_READ_ACCESS_DENIED",
         )
 
 
-def write_refusal(surroundings: Surroundings, params: ApiDict, partition: str) -> str | None:
-    """The S3 error a job meets when it starts writing to a bucket of the stack that does not grant the write;
-    None when the write is allowed, or the bucket is not the stack's (assumed to take it)."""
+def write_refusal(surroundings: Surroundings, params: ApiDict, partition: str, job_arn: str) -> str | None:
+    """The S3 error a job meets when it starts writing to a bucket of the stack that does not grant the write
+    (judged with the request context the harvester carries, over TLS); None when the write is allowed, or the
+    bucket is not the stack's (assumed to take it)."""
     s3 = params["Destination"]["S3Destination"]
     bucket, path = s3["BucketName"], s3["DestinationPath"].strip("/")
     declared, policy = surroundings.bucket_policy(bucket)
@@ -121,8 +151,10 @@ def write_refusal(surroundings: Surroundings, params: ApiDict, partition: str) -
     manifest = next((m["ManifestName"] for k in MANIFEST_KINDS for m in params["HarvestedManifests"].get(k) or []), "x")
     key = f"{path}/{manifest}.m3u8" if path else f"{manifest}.m3u8"
     resource = f"arn:{partition}:s3:::{bucket}/{key}"
-    allowed = policy is not None and resource_policy.allows(
-        policy, service=HARVESTER, action="s3:PutObject", resource=resource
+    context = {**harvester_context(job_arn), "aws:SecureTransport": "true"}
+    allowed = policy is not None and all(
+        iam_policy.allows(policy, service=HARVESTER, action=action, resource=resource, context=context)
+        for action in BUCKET_WRITE_ACTIONS
     )
     if allowed:
         return None
@@ -160,6 +192,25 @@ def refuse_v1_create(surroundings: Surroundings, params: ApiDict, start: datetim
             "UnprocessableEntityException",
             f"startTime: must be within the origin endpoint's startover window ({window} s)",
         )
+
+
+def v1_write_refusal(surroundings: Surroundings, destination: ApiDict, partition: str, job_arn: str) -> str | None:
+    """The S3 error a v1 job meets when it starts writing with a role of the stack that MediaPackage may not assume
+    or that may not write the manifest's key; None when it may, or the role is not the stack's (assumed to)."""
+    role = surroundings.roles.get(str(destination["RoleArn"]))
+    if role is None:
+        return None
+    context = {"aws:SourceAccount": job_arn.split(":")[4], "aws:SourceArn": job_arn}
+    if not iam_policy.allows(role.trust, service=V1.principal, action="sts:AssumeRole", resource="*", context=context):
+        return f"Access Denied: {V1.principal} may not assume role {destination['RoleArn']} (its trust policy)"
+    key = f"arn:{partition}:s3:::{destination['BucketName']}/{destination['ManifestKey']}"
+    verdict = iam_policy.evaluate(role.policies, iam_policy.Request("s3:PutObject", key))
+    if verdict is not iam_policy.Verdict.ALLOW:
+        return (
+            f"Access Denied writing s3://{destination['BucketName']}/{destination['ManifestKey']}: role "
+            f"{destination['RoleArn']} is not allowed s3:PutObject on it"
+        )
+    return None
 
 
 def _invalid(message: str, kind: str) -> ApiError:

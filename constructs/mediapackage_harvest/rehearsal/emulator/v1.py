@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from mediapackage_harvest.contract.services import V1
@@ -108,6 +108,7 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
     """
 
     service = "mediapackage"
+    iam_prefix = V1.iam_prefix
     api_version = "2017-10-12"
     name_member = "Id"
     throttle_code = "TooManyRequestsException"
@@ -194,25 +195,40 @@ class MediaPackageV1Emulator(ScriptedJobsEmulator):
         return str(params["Id"]) if params.get("Id") else None
 
     # Operations ----------------------------------------------------------------------------------------------
+    def _authorize_more(self, headers: Mapping[str, str], operation: str, params: ApiDict) -> None:
+        """CreateHarvestJob hands MediaPackage the role it writes with: the caller needs ``iam:PassRole`` on it."""
+        role = params.get("S3Destination", {}).get("RoleArn") if operation == "CreateHarvestJob" else None
+        if role and self.authorizer is not None:
+            self.authorizer.pass_role(headers, str(role), V1.principal)
+
     def _create(self, params: ApiDict, now: float) -> ApiDict:
         self._check_job_request(params, now)
         job_id, endpoint = str(params["Id"]), str(params["OriginEndpointId"])
         if job_id in self._jobs:
             raise ApiError("UnprocessableEntityException", f"HarvestJob with id {job_id} already exists")
+        arn = f"arn:{self.partition}:mediapackage:{self.region}:{self.account}:harvest_jobs/{job_id}"
         job = _V1Job(
-            arn=f"arn:{self.partition}:mediapackage:{self.region}:{self.account}:harvest_jobs/{job_id}",
+            arn=arn,
             name=job_id,
             endpoint=endpoint,
             channel=self.channel_of(endpoint),
             start_time=params["StartTime"],
             end_time=params["EndTime"],
             destination=deepcopy(params["S3Destination"]),
-            script=self.scenario.script_for(job_id),
+            script=self._script(job_id, params, arn),
             created_at=now,
         )
         self._jobs[job_id] = job
         self._emit_status(job, now)
         return self._advance(job, now).describe()
+
+    def _script(self, job_id: str, params: ApiDict, arn: str) -> JobScript:
+        """The scenario's script, unless the role cannot write: then the job fails as it starts writing."""
+        script = self.scenario.script_for(job_id)
+        refusal = endpoints.v1_write_refusal(self.surroundings, params["S3Destination"], self.partition, arn)
+        if refusal is None:
+            return script
+        return replace(script, in_progress_seconds=0.0, outcome="FAILED", error_message=refusal)
 
     def _check_job_request(self, params: ApiDict, now: float) -> None:
         """CreateHarvestJob's rules (the user guide's; the model has none): one 422 naming every problem."""

@@ -128,6 +128,7 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
     """
 
     service = "mediapackagev2"
+    iam_prefix = V2.iam_prefix
     api_version = "2022-12-25"
     fault_fields = _FAULT_FIELDS
 
@@ -260,7 +261,7 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
             endpoint=endpoint,
             name=name,
             spec={k: deepcopy(params[k]) for k in _SPEC_MEMBERS if k in params},
-            script=self._script(name, params),
+            script=self._script(name, params, self._arn(group, channel, endpoint, name)),
             created_at=now,
             tags=dict(params.get("Tags", {})),
             modified_at=now,
@@ -271,10 +272,10 @@ class MediaPackageV2Emulator(ScriptedJobsEmulator):
         self._emit_status(job, now)
         return self._advance(job, now).describe()
 
-    def _script(self, name: str, params: ApiDict) -> JobScript:
+    def _script(self, name: str, params: ApiDict, arn: str) -> JobScript:
         """The scenario's script, unless the bucket refuses the write: then the job fails as it starts writing."""
         script = self.scenario.script_for(name)
-        refusal = endpoints.write_refusal(self.surroundings, params, self.partition)
+        refusal = endpoints.write_refusal(self.surroundings, params, self.partition, arn)
         if refusal is None:
             return script
         return replace(script, in_progress_seconds=0.0, outcome="FAILED", error_message=refusal)
