@@ -112,7 +112,10 @@ def test_a_job_still_running_at_the_deadline_fails_and_is_left_running() -> None
         result = rehearsal.deploy(template)
         assert result.status == "ROLLBACK_COMPLETE"
         reason = only(result, "Create").response["Reason"]  # type: ignore[index]
-        assert "did not finish within the Timeout of 60 s and this service cannot cancel it" in reason
+        assert reason.endswith(
+            "did not finish within timeout=Duration.minutes(1), v1 cannot cancel it; "
+            "set timeout=Duration.minutes(2) (up to 1 h) or wait_for_completion=False"
+        )
         (job,) = rehearsal.emulator_v1.jobs()
         assert job["Status"] == "IN_PROGRESS"
         assert {call.operation for call in rehearsal.emulator_v1.calls} == {
