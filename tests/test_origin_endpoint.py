@@ -450,7 +450,8 @@ def test_a_real_time_harvest_ending_beyond_the_timeout_warns_with_a_timeout_that
 def test_a_real_time_harvest_longer_than_any_timeout_says_when_to_deploy() -> None:
     stack = Stack(App(), "Clips")
     start = RECENT_END - timedelta(minutes=30)
-    job(stack, "Clip", endpoint(stack, startover_window_seconds=2 * 86400), start_time=start, end_time=start + 20 * HOUR)
+    wide = endpoint(stack, startover_window_seconds=2 * 86400)
+    job(stack, "Clip", wide, start_time=start, end_time=start + 20 * HOUR)
     (warning,) = warnings(stack)
     assert "set timeout=Duration.hours(12) and deploy less than 11 h 45 min before end_time" in warning
 
