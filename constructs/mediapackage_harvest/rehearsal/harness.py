@@ -48,6 +48,7 @@ from mediapackage_harvest.rehearsal.authorization import ALWAYS_ASSUMED, Authori
 from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint
 from mediapackage_harvest.rehearsal.cloudformation import CloudFormation, LambdaFunction, StackResult
 from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
+from mediapackage_harvest.rehearsal.emulator.endpoints import NOTHING_BEFORE_CREATION
 from mediapackage_harvest.rehearsal.environment import environment
 from mediapackage_harvest.rehearsal.event_bus import EventBridgeApi, EventBus, Scheduler
 from mediapackage_harvest.rehearsal.lambda_runtime import (
@@ -56,7 +57,7 @@ from mediapackage_harvest.rehearsal.lambda_runtime import (
     load_handler_module,
 )
 from mediapackage_harvest.rehearsal.scenario import Scenario
-from mediapackage_harvest.rehearsal.surroundings import Surroundings
+from mediapackage_harvest.rehearsal.surroundings import Surroundings, declared_endpoint_keys
 from mediapackage_harvest.rehearsal.template import Environment, Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
@@ -130,6 +131,8 @@ class Rehearsal:
         self.assumptions: list[str] = []
         """What the rehearsal took for granted about resources outside the stack (one line each, starting with
         the harvest job's logical id): endpoints and buckets neither the stack nor the scenario declares."""
+        self._endpoints_created: dict[str, float | None] = {}  # the stack's endpoints, when a deploy created them
+        self._deployed = False  # whether a deploy came before (its stack may have been destroyed since)
 
     # Lifecycle ---------------------------------------------------------------------------------------------
     def __enter__(self) -> Rehearsal:
@@ -206,6 +209,7 @@ class Rehearsal:
         if self.cloudformation is None:
             raise RuntimeError("nothing deployed")
         result = self.cloudformation.delete()
+        self._endpoints_created = {}  # gone with the stack: a deploy after this creates them again
         self.results.append(result)
         return result
 
@@ -255,8 +259,20 @@ class Rehearsal:
 
     # Internals ---------------------------------------------------------------------------------------------
     def _surround(self, template: Template) -> None:
-        """The emulators learn the stack's endpoints and buckets; each new assumption goes to the timeline."""
-        surroundings = Surroundings.from_template(template, self.scenario)
+        """The emulators learn the stack's endpoints and buckets; each new assumption goes to the timeline.
+
+        An endpoint of the stack is created by the deploy that first declares it, and holds nothing from before:
+        on the rehearsal's first deploy the scenario says whether the stack's endpoints are new
+        (``stack_endpoints``), else an earlier deploy created them; a later deploy creates only what it adds.
+        """
+        for key in declared_endpoint_keys(template):
+            if key not in self._endpoints_created:
+                new = self._deployed or self.scenario.stack_endpoints == "new"
+                self._endpoints_created[key] = self.clock.time() if new else None
+        self._deployed = True
+        if any(created is not None for created in self._endpoints_created.values()):
+            self._assume(NOTHING_BEFORE_CREATION)
+        surroundings = Surroundings.from_template(template, self.scenario, self._endpoints_created)
         self.emulator.surroundings = surroundings
         self.emulator_v1.surroundings = surroundings
         self.authorizer.env = template.env
