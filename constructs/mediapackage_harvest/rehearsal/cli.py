@@ -314,6 +314,8 @@ def _newest_source(project: Path, assembly: Path, exclude: list[str]) -> tuple[f
 
 def _age(seconds: float) -> str:
     minutes = max(int(seconds // 60), 0)
+    if minutes < 1:
+        return "less than a minute"
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
