@@ -286,7 +286,7 @@ class Rehearsal:
             resource, _, detail = text.partition(": ")
             self.timeline.add(self.clock.time(), "rehearsal", resource, "assumed", detail)
 
-    def _log_row(self, record: logging.LogRecord, fields: dict[str, Any]) -> None:
+    def _log_row(self, fields: dict[str, Any]) -> None:
         """A warning or error the handler logged, as a timeline row at the virtual time it was logged."""
         self.timeline.add(self.clock.time(), "lambda", *log_row(fields))
 
@@ -399,7 +399,7 @@ def _split(kind: str, detail: str) -> tuple[str, str, str]:
 
 
 @contextmanager
-def _handler_output(*, quiet: bool, rows: Callable[[logging.LogRecord, dict[str, Any]], None]) -> Iterator[None]:
+def _handler_output(*, quiet: bool, rows: Callable[[dict[str, Any]], None]) -> Iterator[None]:
     """The handler's log lines go where this process prints now (a test's captured output, say), not wherever it
     printed when the handler was first loaded; ``quiet``: none of them, at any level. Either way each warning and
     error goes to ``rows`` (with the fields of its JSON line), so what matters (a quota retry, a deadline) is a
@@ -432,7 +432,7 @@ def _nothing(record: logging.LogRecord) -> bool:
 class _LogRows(logging.Handler):
     """Hands each of the handler's warnings and errors on, with the fields its JSON log line carries."""
 
-    def __init__(self, formatter: logging.Formatter, rows: Callable[[logging.LogRecord, dict[str, Any]], None]):
+    def __init__(self, formatter: logging.Formatter, rows: Callable[[dict[str, Any]], None]) -> None:
         super().__init__(logging.WARNING)
         self.json = formatter
         self.rows = rows
@@ -442,7 +442,7 @@ class _LogRows(logging.Handler):
             fields = json.loads(self.json.format(record))
         except ValueError:
             fields = {"message": record.getMessage()}
-        self.rows(record, fields if isinstance(fields, dict) else {"message": record.getMessage()})
+        self.rows(fields if isinstance(fields, dict) else {"message": record.getMessage()})
 
 
 # What a log line carries about its invocation and its place in the code, not about what happened.
