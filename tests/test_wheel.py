@@ -127,7 +127,7 @@ def _offline(command: list[str | Path]) -> list[str]:
 
 
 # The consumer project of issue 20: tonight's match through the alpha L2, its own rehearsal test, and the README's
-# examples (every one type-checked here; the pytest one also run here, against the installed wheel).
+# examples, every one type-checked here (tests/test_readme.py runs them).
 MATCH_STACK = """
 \"\"\"Tonight's match: a channel with HLS and DASH origin endpoints (the alpha L2), two goal clips and the second
 half harvested as it is played.\"\"\"
@@ -278,7 +278,7 @@ def _mypy_cache_seeded_from_the_repository(code_checks: Any, where: Path) -> Pat
 
 
 def _consumer_project(project: Path) -> None:
-    """The match app, its test, and the README's examples: scripts to type-check, the pytest one as a test."""
+    """The match app, its test, and the README's examples to type-check (tests/test_readme.py runs them)."""
     (project / "match_app").mkdir(parents=True)
     (project / "match_app" / "__init__.py").write_text('"""A consumer\'s CDK app."""\n')
     (project / "match_app" / "stack.py").write_text(MATCH_STACK)
@@ -287,9 +287,8 @@ def _consumer_project(project: Path) -> None:
     (project / "tests").mkdir()
     (project / "tests" / "test_match.py").write_text(MATCH_TESTS)
     (project / "readme_examples").mkdir()
-    for index, (how, code) in enumerate(README_BLOCKS):
-        where = project / "tests" / f"test_readme_{index}.py" if how == "pytest" else project / "readme_examples"
-        (where if how == "pytest" else where / f"readme_{index}.py").write_text(code)
+    for index, (_, code) in enumerate(README_BLOCKS):
+        (project / "readme_examples" / f"readme_{index}.py").write_text(code)
 
 
 def test_a_consumer_project_synthesizes_rehearses_and_type_checks_with_the_installed_wheel(
@@ -297,7 +296,8 @@ def test_a_consumer_project_synthesizes_rehearses_and_type_checks_with_the_insta
 ) -> None:
     """Issue 20's consumer: the wheel with both extras, tonight's match through the alpha L2 (two clips and the
     second half harvested as it is played), synthesized with the pinned CDK CLI, rehearsed by the CLI and by its own
-    pytest, and `mypy --strict` over the app, its tests and every README example."""
+    pytest (deployed now, and as a first deploy), and `mypy --strict` over the app, its tests and every README
+    example (the pytest one included)."""
     if shutil.which("unshare") is None or subprocess.run(_offline(["true"])).returncode != 0:
         pytest.skip("needs `unshare -n` and `ip` to cut the network")
     cdk = REPO / "node_modules" / ".bin" / "cdk"
@@ -368,7 +368,7 @@ def test_a_consumer_project_synthesizes_rehearses_and_type_checks_with_the_insta
         text=True,
     )
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
-    assert "4 passed" in tests.stdout  # the match's two and the README's two
+    assert "2 passed" in tests.stdout
 
     cache = _mypy_cache_seeded_from_the_repository(code_checks, tmp_path / "mypy-cache")
     checked = ["app.py", "match_app", "tests", "readme_examples"]
