@@ -105,7 +105,7 @@ def test_the_readme_command_builds_the_api_reference_with_the_props(tmp_path: Pa
     rehearsal = (tmp_path / "mediapackage_harvest" / "rehearsal.html").read_text()
     assert "the origin endpoint's channel group." in package  # HarvestJob(channel_group_name=...)
     assert "MediaPackageV1HarvestJob" in package and "harvester_origin_endpoint_policy_statement" in package
-    assert "let the handler's INFO log lines through" in rehearsal  # Rehearsal(handler_logs=...)
+    assert "print the handler's log lines (JSON, every level)" in rehearsal  # Rehearsal(handler_logs=...)
     assert "default_start" in rehearsal and "StackResult" in rehearsal
 
 

@@ -279,11 +279,25 @@ def test_the_alpha_l2_endpoint_is_checked_like_the_l1() -> None:
         job(stack, "Clip", alpha_endpoint(stack), hls_manifests=["indx"])
 
 
-def test_an_alpha_l2_without_startover_is_refused() -> None:
+def test_an_alpha_l2_without_startover_is_refused_in_the_l2s_own_terms() -> None:
     stack = Stack(App(), "Clips")
     l2 = alpha_endpoint(stack, startover_window=None)
-    with pytest.raises(InvalidHarvestJob, match=r"origin_endpoint .*'Clips/Endpoint' declares no startover window"):
+    with pytest.raises(InvalidHarvestJob) as raised:
         job(stack, "Clip", l2)
+    message = str(raised.value)
+    assert "origin_endpoint (OriginEndpoint.startover_window) 'Clips/Endpoint' declares no startover_window" in message
+    assert message.endswith("set startover_window=Duration.days(1) (up to 14 days)")  # the window began 90 min ago
+    assert "StartoverWindowSeconds" not in message
+
+
+def test_an_alpha_l2_window_too_short_names_startover_window_and_a_value_that_reaches() -> None:
+    stack = Stack(App(), "Clips")
+    l2 = alpha_endpoint(stack, startover_window=Duration.hours(1))
+    with pytest.raises(InvalidHarvestJob) as raised:
+        job(stack, "Clip", l2)
+    message = str(raised.value)
+    assert "origin endpoint 'Clips/Endpoint' (startover_window=Duration.hours(1)) reaches back" in message
+    assert message.endswith("harvest a later window, or set startover_window=Duration.days(1) (up to 14 days)")
 
 
 def test_an_imported_alpha_endpoint_warns_that_its_policy_is_the_users() -> None:
@@ -349,8 +363,13 @@ def test_a_window_longer_than_the_startover_window_is_refused_naming_both_times(
 
 def test_an_endpoint_without_startover_is_refused_naming_it() -> None:
     stack = Stack(App(), "Clips")
-    with pytest.raises(InvalidHarvestJob, match=r"origin_endpoint .*'Clips/Bare' declares no startover window"):
+    with pytest.raises(InvalidHarvestJob) as raised:
         job(stack, "Clip", endpoint(stack, "Bare", startover_window_seconds=None))
+    assert (
+        "origin_endpoint (OriginEndpoint.startover_window_seconds) 'Clips/Bare' declares no startover_window_seconds"
+        in str(raised.value)
+    )
+    assert str(raised.value).endswith("set startover_window_seconds=86400 (up to 14 days)")
 
 
 def test_origin_endpoint_and_names_together_are_an_error_naming_both() -> None:
@@ -399,26 +418,42 @@ def test_tokens_skip_the_checks() -> None:
 # Clock warnings --------------------------------------------------------------------------------------------------
 
 
+NEW_ENDPOINT = "mediapackage-harvest:endpointCreatedByDeploy"
+
+
 def warnings(stack: Stack) -> list[str]:
-    return [str(m.entry.data) for m in Annotations.from_stack(stack).find_warning("*", Match.any_value())]
+    """The stack's warnings, less the one every job on an endpoint of its own stack gets (tested on its own)."""
+    found = Annotations.from_stack(stack).find_warning("*", Match.any_value())
+    return [str(m.entry.data) for m in found if NEW_ENDPOINT not in str(m.entry.data)]
 
 
-def test_a_v2_start_in_the_future_warns_naming_start_time() -> None:
+def test_a_v2_start_in_the_future_warns_naming_start_time_and_nothing_of_real_time_harvests() -> None:
     stack = Stack(App(), "Clips")
-    start = RECENT_END + timedelta(days=2)
-    job(stack, "Clip", endpoint(stack), start_time=start, end_time=start + HOUR, wait_for_completion=False)
-    Annotations.from_stack(stack).has_warning(
-        "/Clips/Clip", Match.string_like_regexp(re.escape(f"start_time {start.isoformat()} is in the future"))
-    )
+    start = RECENT_END + timedelta(days=365)  # a mistyped year, say
+    job(stack, "Clip", endpoint(stack), start_time=start, end_time=start + 3 * HOUR)  # and the default timeout
+    (warning,) = warnings(stack)
+    assert warning.startswith(f"start_time {start.isoformat()} is in the future: MediaPackage harvests only a window")
+    assert "Check the date; if it is right, deploy after it." in warning
+    assert "timeout" not in warning and "end_time" not in warning
 
 
-def test_a_real_time_harvest_ending_beyond_the_timeout_warns_naming_end_time() -> None:
+def test_a_real_time_harvest_ending_beyond_the_timeout_warns_with_a_timeout_that_would_do() -> None:
     stack = Stack(App(), "Clips")
     end = RECENT_END + timedelta(hours=3)  # two hours from now, with the default one-hour timeout
     job(stack, "Clip", endpoint(stack), end_time=end)
-    Annotations.from_stack(stack).has_warning(
-        "/Clips/Clip", Match.string_like_regexp(re.escape(f"end_time {end.isoformat()} is more than timeout (1 hour"))
-    )
+    (warning,) = warnings(stack)
+    assert warning.startswith(f"end_time {end.isoformat()} is more than timeout (1 hour) ahead: a real-time harvest")
+    # The 3 h 30 min window from any deploy after its start, and packaging: the same advice on every synth.
+    assert "set timeout=Duration.hours(4) (up to 12 hours), or wait_for_completion=False." in warning
+
+
+def test_a_real_time_harvest_longer_than_any_timeout_says_when_to_deploy() -> None:
+    stack = Stack(App(), "Clips")
+    start = RECENT_END - timedelta(minutes=30)
+    wide = endpoint(stack, startover_window_seconds=2 * 86400)
+    job(stack, "Clip", wide, start_time=start, end_time=start + 20 * HOUR)
+    (warning,) = warnings(stack)
+    assert "set timeout=Duration.hours(12) and deploy less than 11 h 45 min before end_time" in warning
 
 
 def test_a_real_time_harvest_within_the_timeout_or_not_waited_for_does_not_warn() -> None:
@@ -429,6 +464,26 @@ def test_a_real_time_harvest_within_the_timeout_or_not_waited_for_does_not_warn(
     job(stack, "NotWaited", cfn_endpoint, end_time=RECENT_END + timedelta(hours=5), wait_for_completion=False)
     job(stack, "Past", cfn_endpoint)
     assert warnings(stack) == []
+
+
+@pytest.mark.parametrize("kind", ["L1", "alpha L2"])
+def test_a_window_from_an_endpoint_of_the_same_stack_warns_that_its_deploy_has_nothing_to_harvest(kind: str) -> None:
+    stack = Stack(App(), "Clips")
+    declared = endpoint(stack) if kind == "L1" else alpha_endpoint(stack)
+    job(stack, "Clip", declared)
+    (found,) = Annotations.from_stack(stack).find_warning("/Clips/Clip", Match.string_like_regexp(NEW_ENDPOINT))
+    assert str(found.entry.data).startswith(
+        f"start_time {RECENT_START.isoformat()} is before origin endpoint 'Clips/Endpoint' can exist: this stack "
+        "declares it, and a deploy that creates it (and its channel) has nothing to harvest"
+    )  # the prop's time only: the cloud assembly is the same on every synth
+
+
+def test_an_endpoint_of_another_stack_or_named_gets_no_new_endpoint_warning() -> None:
+    app = App()
+    live, clips = Stack(app, "Live"), Stack(app, "Clips")
+    job(clips, "Clip", endpoint(live))
+    job(clips, "Named", None, channel_group_name="live", channel_name="main", origin_endpoint_name="hls")
+    assert Annotations.from_stack(clips).find_warning("*", Match.string_like_regexp(NEW_ENDPOINT)) == []
 
 
 def test_a_v1_window_that_has_not_ended_warns_naming_end_time() -> None:
@@ -462,9 +517,8 @@ def test_jobs_named_by_their_endpoint_names_get_the_clock_warnings_too() -> None
         destination_bucket="clips-bucket",
         destination_path="clips",
     )
-    found = warnings(stack)
-    assert any("start_time" in w and start.isoformat() in w for w in found), found
-    assert any("end_time" in w and "timeout" in w for w in found), found
+    (found,) = warnings(stack)
+    assert found.startswith(f"start_time {start.isoformat()} is in the future"), found
     Template.from_stack(stack).resource_count_is(POLICY_TYPE, 0)  # a named endpoint's policy is the user's
 
 

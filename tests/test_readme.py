@@ -1,6 +1,6 @@
-"""The README's examples run as written: every Python block marked ``<!-- runnable -->`` runs as a script, and
-every block marked ``<!-- runnable: pytest -->`` passes as a test file, each in an empty folder outside the
-repository."""
+"""The README's examples run as written: every Python block is marked; a block marked ``<!-- runnable -->`` runs as
+a script, and one marked ``<!-- runnable: pytest -->`` passes as a test file, each in an empty folder outside the
+repository. tests/test_wheel.py type-checks them all with ``mypy --strict`` against the installed wheel."""
 
 from __future__ import annotations
 
@@ -24,9 +24,12 @@ def runnable_blocks(markdown: str) -> list[tuple[str, str]]:
 BLOCKS = runnable_blocks((REPO / "README.md").read_text())
 
 
-def test_the_readme_marks_its_examples_runnable() -> None:
+def test_the_readme_marks_every_python_example_runnable() -> None:
     hows = [how for how, _ in BLOCKS]
     assert hows.count("script") >= 2 and hows.count("pytest") >= 1
+    # An unmarked example would be checked by nothing: every one runs here and passes `mypy --strict` in the
+    # consumer project (tests/test_wheel.py).
+    assert (REPO / "README.md").read_text().count("```python") == len(BLOCKS)
 
 
 @pytest.mark.parametrize(("how", "code"), BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])

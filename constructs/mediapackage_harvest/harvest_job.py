@@ -140,6 +140,7 @@ class HarvestJob(Construct):
         waits_for: list[IDependable] = [provider.permission, *self._starts_after()]
         if endpoint is not None:
             endpoint.grant_harvester(self, self.resource)
+            endpoint.warn_created_by_the_deploy(self, start_time)
         warn_v2(
             self, start_time=start_time, end_time=end_time, timeout=timeout, wait_for_completion=wait_for_completion
         )

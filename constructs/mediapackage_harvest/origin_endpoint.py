@@ -36,6 +36,8 @@ KINDS = (
     ("LowLatencyHlsManifests", "low_latency_hls_manifests", "Low-Latency HLS"),
 )
 GRANT_ID = "HarvesterGrant"
+DAY = 86400
+MAX_STARTOVER_SECONDS = 14 * DAY  # MediaPackage's longest startover window
 NAME_PROPS = ("channel_group_name", "channel_name", "origin_endpoint_name")
 L2_MEMBERS = ("add_to_resource_policy", "origin_endpoint_arn", "channel_group_name", "channel_name")
 
@@ -111,26 +113,40 @@ class Endpoint:
                     )
         return violations
 
+    @property
+    def is_l2(self) -> bool:
+        """Whether the app gave the alpha L2 (its messages then name the L2's props, not the L1's)."""
+        return self.cfn is not self.construct
+
+    def startover_setting(self, seconds: int) -> str:
+        """The endpoint's startover prop set to ``seconds``, as the user writes it for this kind of endpoint."""
+        if self.is_l2:
+            return f"startover_window={spec.duration_expression(seconds)}"
+        return f"startover_window_seconds={seconds}"
+
     def _startover_violations(self, schedule: object, now: datetime) -> list[spec.Violation]:
         known, window = self._window
         if not known:
             return []
+        start, end = (_instant(schedule, key) for key in ("StartTime", "EndTime"))
+        prop = "startover_window" if self.is_l2 else "startover_window_seconds"
         if not window:
             return [
                 spec.Violation(
-                    f"{ENDPOINT_FIELD}.StartoverWindowSeconds",
-                    f"'{self.path}' declares no startover window (StartoverWindowSeconds): MediaPackage harvests "
-                    "only from an endpoint's startover window, so give it one that covers the times (up to 14 days)",
+                    f"{ENDPOINT_FIELD}.{prop}",
+                    f"'{self.path}' declares no {prop}: MediaPackage harvests only from an endpoint's startover "
+                    f"window, so give it one that covers the times: {self._reaching(start, now)}",
                 )
             ]
-        start, end = (_instant(schedule, key) for key in ("StartTime", "EndTime"))
+        declared = self.startover_setting(int(window))
         if start is not None and end is not None and (end - start).total_seconds() > float(window):
+            wider = self.startover_setting(_whole_hours((end - start).total_seconds()))
             return [
                 spec.Violation(
                     spec.SCHEDULE,
                     f"spans {end - start}, longer than the startover window of origin endpoint '{self.path}' "
-                    f"({int(window)} s): a harvested asset cannot be longer than it; harvest a shorter window or "
-                    "widen the endpoint's startover window",
+                    f"({declared}): a harvested asset cannot be longer than it; harvest a shorter window or set "
+                    f"{wider}",
                 )
             ]
         oldest = now - timedelta(seconds=float(window))
@@ -140,11 +156,34 @@ class Endpoint:
             spec.Violation(
                 f"{spec.SCHEDULE}.StartTime",
                 f"is {start.isoformat()}, older than the startover window of origin endpoint '{self.path}' "
-                f"({int(window)} s) reaches back from synth time ({now.isoformat(timespec='seconds')}): MediaPackage "
-                "refuses it, and a later deploy only makes it worse; harvest a later window or widen the endpoint's "
-                "startover window",
+                f"({declared}) reaches back from synth time ({now.isoformat(timespec='seconds')}): MediaPackage "
+                f"refuses it, and a later deploy only makes it worse; harvest a later window, or "
+                f"{self._reaching(start, now)}",
             )
         ]
+
+    def _reaching(self, start: datetime | None, now: datetime) -> str:
+        """A startover window that reaches back to ``start`` from a deploy up to an hour after ``now`` (whole days,
+        at most 14), or why none can."""
+        behind = (now - start).total_seconds() if start is not None else 0.0
+        days = max(1, -(-int(behind + 3600) // DAY))
+        if days * DAY > MAX_STARTOVER_SECONDS:
+            return f"none can: the longest is {self.startover_setting(MAX_STARTOVER_SECONDS)}"
+        return f"set {self.startover_setting(days * DAY)} (up to 14 days)"
+
+    def warn_created_by_the_deploy(self, job: Construct, start_time: datetime) -> None:
+        """A window from an endpoint this stack declares: a deploy that creates the endpoint (and its channel) has
+        nothing to harvest, and synth cannot tell whether an earlier deploy created it (a warning, stable: it names
+        the prop's time, never the synth time)."""
+        if self.cfn is None or Stack.of(self.cfn) is not Stack.of(job):
+            return
+        Annotations.of(job).add_warning_v2(
+            "mediapackage-harvest:endpointCreatedByDeploy",
+            f"start_time {start_time.isoformat()} is before origin endpoint '{self.path}' can exist: this stack "
+            "declares it, and a deploy that creates it (and its channel) has nothing to harvest, as an endpoint "
+            "receives nothing before it exists. Deploy the endpoint first (without this job), send the stream, "
+            "then deploy the job; once the endpoint exists, acknowledge this warning.",
+        )
 
     def grant_harvester(self, job: Construct, resource: Construct) -> None:
         """Put the harvester statement in the endpoint's one policy and make ``resource`` depend on that policy."""
@@ -199,6 +238,10 @@ def resolve_endpoint(
             f"got {type(origin_endpoint).__name__}",
         )
     ]
+
+
+def _whole_hours(seconds: float) -> int:
+    return -(-int(seconds) // 3600) * 3600
 
 
 def _instant(schedule: object, key: str) -> datetime | None:

@@ -7,10 +7,12 @@ props' own, never the synth time, so the cloud assembly stays the same from one 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aws_cdk import Annotations, Duration
 from constructs import Construct
+
+from mediapackage_harvest.contract import spec
 
 
 def synth_time() -> datetime:
@@ -21,22 +23,38 @@ def synth_time() -> datetime:
 def warn_v2(
     scope: Construct, *, start_time: datetime, end_time: datetime, timeout: Duration, wait_for_completion: bool
 ) -> None:
-    """A v2 start in the future; a real-time harvest whose end lies beyond the deadline of a deploy now."""
+    """A v2 start in the future (only that: a start ahead is not a real-time harvest, and may be a mistyped date);
+    else a real-time harvest whose end lies beyond the deadline of a deploy now, with a timeout that would do."""
     now = synth_time()
     if start_time > now:
         Annotations.of(scope).add_warning_v2(
             "mediapackage-harvest:startInFuture",
-            f"start_time {start_time.isoformat()} is in the future: MediaPackage refuses a harvest job whose start "
-            f"is not yet in the past, so a deploy can succeed only after {start_time.isoformat()}.",
+            f"start_time {start_time.isoformat()} is in the future: MediaPackage harvests only a window that has "
+            f"started (a real-time harvest starts in the past and ends ahead), so a deploy fails until "
+            f"{start_time.isoformat()}. Check the date; if it is right, deploy after it.",
         )
+        return
     # A window already ended (the usual clip) needs no timeout: reading it is a jsii round trip.
     if wait_for_completion and end_time > now and (end_time - now).total_seconds() > timeout.to_seconds():
         Annotations.of(scope).add_warning_v2(
             "mediapackage-harvest:endBeyondTimeout",
             f"end_time {end_time.isoformat()} is more than timeout ({timeout.to_human_string()}) ahead: a real-time "
-            "harvest runs until its end, so a deploy now would reach the deadline and cancel the job; deploy no "
-            "more than timeout before end_time, or set wait_for_completion=False.",
+            f"harvest runs until its end_time, so a deploy now would reach timeout and cancel the job; "
+            f"{_timeout_advice(end_time - start_time)}.",
         )
+
+
+def _timeout_advice(window: timedelta) -> str:
+    """A timeout that covers the window from any deploy after its start (so the advice is the same on every synth),
+    or what else to do when no timeout can."""
+    needed = spec.timeout_to_cover(window.total_seconds())
+    if needed <= spec.TIMEOUT_MAX_SECONDS:
+        return f"set timeout={spec.duration_expression(needed)} (up to 12 hours), or wait_for_completion=False"
+    latest = spec.span(spec.TIMEOUT_MAX_SECONDS - spec.PACKAGING_ALLOWANCE_SECONDS)
+    return (
+        f"set timeout=Duration.hours(12) and deploy less than {latest} before end_time, or set "
+        "wait_for_completion=False"
+    )
 
 
 def warn_v1(scope: Construct, *, end_time: datetime) -> None:

@@ -43,8 +43,9 @@ from harvest_handler.model import (
     QuotaExceeded,
     Succeeded,
     cause_of,
-    did_not_finish,
     invalid_reason,
+    not_created,
+    past_deadline,
     reason,
 )
 from mediapackage_harvest.contract import spec
@@ -70,6 +71,7 @@ class Progress:
     problem: str = ""  # why it is not created yet
     signal: long_wait.Signal | None = None  # long-wait mode: the wait condition to signal once the job ends
     wake: bool = False  # a ClipSet's clip: refused for the quota, try again when a job of the channel group ends
+    ends: float | None = None  # when the job's window ends (for the advice at the deadline); polls carry no props
 
     def to_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {
@@ -82,6 +84,8 @@ class Progress:
             state["signal"] = self.signal.to_state()
         if self.wake:
             state["wake"] = True
+        if self.ends is not None:
+            state["ends"] = self.ends
         if self.job_id:
             state["job"] = self.job_id
         else:
@@ -102,6 +106,7 @@ class Progress:
             problem=str(state.get("problem", "")),
             signal=long_wait.Signal.from_state(state["signal"]) if state.get("signal") else None,
             wake=bool(state.get("wake")),
+            ends=float(state["ends"]) if state.get("ends") is not None else None,
         )
 
     @property
@@ -194,6 +199,7 @@ def start_job(inv: Invocation, props: Mapping[str, Any]) -> Outcome:
         pending=job_properties(props),
         signal=signal,
         wake=spec.parse_bool(props.get(spec.RETRY_WHEN_SLOT_FREES, False)),
+        ends=_window_end(props),
     )
     logger.thread_safe_append_keys(job_name=progress.name)
     refusal = inv.service.preflight(props, name=progress.name, now=now)
@@ -282,19 +288,27 @@ def settle(inv: Invocation, progress: Progress, job: Job) -> Outcome | None:
 
 
 def give_up(inv: Invocation, progress: Progress) -> Outcome:
-    """The deadline has come: cancel the job (if there is one) and say why the request failed."""
+    """The deadline has come: cancel the job (if there is one) and say why the request failed, and what to set."""
+    subject = f"Harvest job {progress.name}"
     if not progress.job_id:
-        return Failed(
-            f"Harvest job {progress.name} could not be created within the Timeout of {progress.timeout} s: "
-            f"{progress.problem}"
-        )
+        return Failed(reason(subject, not_created(progress.timeout, progress.problem)))
     cancelled = inv.service.cancel(progress.job_id)
     logger.warning("Deadline reached; cancelling the harvest job", extra={"cancelled": cancelled})
-    return Failed(
-        f"Harvest job {progress.name} {did_not_finish(progress.timeout, cancelled)}; "
-        f"raise Timeout (at most {spec.TIMEOUT_MAX_SECONDS}) or set WaitForCompletion to false",
-        _failure_id(inv, progress),
-    )
+    runs_for = progress.ends - progress.started if progress.ends is not None else None
+    v1 = inv.event.resource_type == spec.V1_RESOURCE_TYPE
+    maximum = spec.V1_TIMEOUT_MAX_SECONDS if v1 else spec.TIMEOUT_MAX_SECONDS
+    cause = past_deadline(progress.timeout, cancelled, runs_for=runs_for, maximum=maximum)
+    return Failed(reason(subject, cause), _failure_id(inv, progress))
+
+
+def _window_end(props: Mapping[str, Any]) -> float | None:
+    """When the job's window ends (v2: in its ScheduleConfiguration; v1: at the top), as a timestamp."""
+    schedule = props.get(spec.SCHEDULE)
+    text = schedule.get("EndTime") if isinstance(schedule, Mapping) else props.get(spec.V1_END)
+    try:
+        return spec.parse_timestamp(str(text)).timestamp()
+    except ValueError:
+        return None
 
 
 def update_in_place(inv: Invocation, job: Job, old: Mapping[str, Any], props: Mapping[str, Any]) -> Outcome:

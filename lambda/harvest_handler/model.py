@@ -251,6 +251,32 @@ def did_not_finish(timeout: int, cancelled: bool) -> str:
     return f"did not finish within the Timeout of {timeout} s and {what}"
 
 
+def past_deadline(timeout: int, cancelled: bool, *, runs_for: float | None, maximum: int) -> str:
+    """Why a job still running at the request's deadline failed it, and what would work instead, in the construct's
+    own props (``timeout=Duration...``, ``wait_for_completion=False``): a timeout that covers the window when it was
+    still running at the request's start (``runs_for``: how long after the start it ends; a real-time harvest),
+    else a longer one, up to the flavour's ``maximum``."""
+    stopped = "cancelled" if cancelled else "v1 cannot cancel it"
+    head = f"did not finish within timeout={spec.duration_expression(timeout)}, {stopped}"
+    most = f"up to {spec.span(maximum)}"
+    if runs_for is not None and runs_for > 0:
+        why = f"end_time is {spec.span(runs_for)} after the deploy began"
+        needed = spec.timeout_to_cover(runs_for)
+        if needed <= maximum:
+            longer = spec.duration_expression(needed)
+            return f"{head}: {why}; set timeout={longer} ({most}) or wait_for_completion=False"
+        return f"{head}: {why}, more than timeout can wait ({most}); set wait_for_completion=False"
+    if timeout < maximum:
+        longer = spec.duration_expression(min(timeout * 2, maximum))
+        return f"{head}; set timeout={longer} ({most}) or wait_for_completion=False"
+    return f"{head}; set wait_for_completion=False"
+
+
+def not_created(timeout: int, problem: str) -> str:
+    """Why a job that could not be created before the request's deadline failed it (its last problem ends it)."""
+    return f"could not be created within timeout={spec.duration_expression(timeout)}: {problem}"
+
+
 def error_code(error: BaseException) -> str:
     """The AWS error code of a botocore ClientError (e.g. ``ResourceNotFoundException``); "" for anything else."""
     response = getattr(error, "response", None)

@@ -120,7 +120,7 @@ def test_at_the_deadline_the_job_is_cancelled_and_the_request_fails(harness: Har
 
     response = harness.response(event)
     assert response["Status"] == "FAILED"
-    assert "did not finish within the Timeout of 60 s and it was cancelled" in response["Reason"]
+    assert "did not finish within timeout=Duration.minutes(1), cancelled" in response["Reason"]
     assert response["PhysicalResourceId"] == job_arn(name)
     assert harness.clock.elapsed() == 30
     assert harness.rules() == []
@@ -139,7 +139,7 @@ def test_a_poll_close_to_the_deadline_watches_inline_up_to_it(harness: Harness) 
 
     response = harness.response(event)
     assert response["Status"] == "FAILED"
-    assert "Timeout of 350 s" in response["Reason"]
+    assert "timeout=Duration.seconds(350)" in response["Reason"]
     assert harness.clock.elapsed() == 320
     assert harness.rules() == []
 

@@ -189,7 +189,7 @@ def test_a_preflight_that_outlasts_the_deadline_creates_no_job(deploy: Deploy) -
     scenario = Scenario(origin_endpoints={ENDPOINT: HEALTHY})
     response, emulator = deploy.create(scenario, event, slow_read=("GetOriginEndpointPolicy", 40.0))
     assert response["Status"] == "FAILED"
-    assert "could not be created within the Timeout of 60 s" in response["Reason"]
+    assert "could not be created within timeout=Duration.minutes(1)" in response["Reason"]
     assert creates(emulator) == 0
 
 

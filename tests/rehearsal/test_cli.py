@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from aws_cdk import App, CfnOutput, Stack
 from aws_cdk.assertions import Template as CdkTemplate
 
 from mediapackage_harvest import HarvestJob, MediaPackageV1HarvestJob
-from mediapackage_harvest.rehearsal.cli import main
+from mediapackage_harvest.rehearsal.cli import install_hint, main
 from tests.rehearsal.stacks import Synthesized
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -190,3 +191,59 @@ def test_the_deploy_time_is_when_the_rehearsal_deploys(
     assert main(args) == 1
     (failed,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAILED ")]
     assert "StartTime" in failed and "future" in failed
+
+
+# What the command says besides the rehearsal: the deploy time, the handler's warnings as rows, a stale assembly. ---
+
+
+def test_the_deploy_time_heads_the_timeline_and_handler_warnings_are_rows_not_log_lines(
+    cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "quota.json"
+    fault = {"operation": "CreateHarvestJob", "code": "ServiceQuotaExceededException", "attempts": [1]}
+    scenario.write_text(json.dumps({"faults": [fault]}))
+    args = [str(cdk_out), "--stack", "One", "--scenario", str(scenario), "--deploy-time", AFTER_STACKS]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+
+    printed = capsys.readouterr().out
+    assert "== One: rehearsal timeline, deploy at 2026-01-15 10:35:00 UTC (--deploy-time); t in virtual" in printed
+    assert not [line for line in printed.splitlines() if line.startswith("{")], "no handler log line by default"
+    (row,) = [line for line in printed.splitlines() if "log WARNING" in line]
+    assert row.split()[:3] == ["0.0", "10:35:00", "lambda"]
+    assert row.endswith("Service quota exceeded; the create will be")  # the detail wraps on
+    written = json.loads((tmp_path / "out" / "One.timeline.json").read_text())
+    (entry,) = [e for e in written if e["what"] == "log WARNING"]
+    assert entry["time"] == "2026-01-15T10:35:00Z"
+    assert entry["detail"].startswith("Service quota exceeded; the create will be retried; problem: ServiceQuota")
+
+
+def test_a_cloud_assembly_older_than_the_apps_sources_says_its_age(
+    cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "cdk.json").write_text(json.dumps({"app": "python3 app.py", "watch": {"exclude": ["tests"]}}))
+    (cdk_out / "manifest.json").write_text(json.dumps({"version": "1", "artifacts": {}}))
+    (tmp_path / "app.py").write_text("")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_app.py").write_text("")
+    synthesized = datetime(2026, 1, 15, 8, 0, tzinfo=UTC).timestamp()
+    for path, at in ((cdk_out / "manifest.json", 0), (tmp_path / "cdk.json", -60), (tmp_path / "app.py", -60)):
+        os.utime(path, (synthesized + at, synthesized + at))
+    args = [str(cdk_out), "--stack", "NoWait", "--deploy-time", AFTER_STACKS, "--out", str(tmp_path / "out")]
+
+    assert main(args) == 0  # the tests changed since, not the app: nothing to say
+    assert "NOTE" not in capsys.readouterr().out
+
+    edited = synthesized + 3600
+    os.utime(tmp_path / "app.py", (edited, edited))
+    assert main(args) == 0
+    (note,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("NOTE")]
+    assert note.startswith(f"NOTE {cdk_out} was synthesized ")
+    assert note.endswith(
+        "ago (2026-01-15 08:00 UTC), before app.py changed (2026-01-15 09:00 UTC): synthesize again "
+        "(npx cdk synth) to rehearse what a deploy would deploy"
+    )
+
+
+def test_the_missing_extra_is_added_to_the_installation_there_is() -> None:
+    """Not on an index: the hint names what pip installed from (here the repository, editable)."""
+    assert install_hint() == f'pip install -e "{Path(__file__).resolve().parents[2]}[rehearsal]"'

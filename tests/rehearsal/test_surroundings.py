@@ -166,9 +166,49 @@ def test_the_services_own_refusal_when_the_preflight_cannot_read_the_policy(cdk_
 def test_the_stacks_endpoint_policy_and_bucket_policy_rehearse_green(cdk_out: Path) -> None:
     with Rehearsal(start=DEPLOY) as rehearsal:
         assert rehearsal.deploy(template(cdk_out, "DeclaredWithGrant")).status == "CREATE_COMPLETE"
-        # The endpoint, its policy and the bucket are all in the stack: only what IAM cannot be judged on is assumed.
-        assert [a.split(": ", 1)[0] for a in rehearsal.assumptions] == ["rehearsal"]
+        # The endpoint, its policy and the bucket are all in the stack: only what IAM cannot be judged on is assumed,
+        # and that an earlier deploy created the endpoint (a deploy that creates it has nothing to harvest).
+        iam, endpoint = rehearsal.assumptions
+        assert iam.startswith("rehearsal: IAM:")
+        assert endpoint.endswith(
+            ": origin endpoint live/main/hls is declared by this stack: assumed created by an earlier deploy and "
+            'receiving the stream since before the window (scenario "stack_endpoints": "new" rehearses the first '
+            "deploy, which has nothing to harvest)"
+        )
         assert rehearsal.destroy().status == "DELETE_COMPLETE"
+
+
+NOTHING_BEFORE = (
+    "CreateHarvestJob failed: ValidationException: ScheduleConfiguration.StartTime: origin endpoint hls was "
+)
+
+
+def test_the_first_deploy_of_a_stack_creating_its_endpoint_has_nothing_to_harvest(
+    cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "first-deploy.json"
+    scenario.write_text(json.dumps({"stack_endpoints": "new"}))
+    args = [str(cdk_out), "--stack", "DeclaredWithGrant", "--scenario", str(scenario), "--out", str(tmp_path)]
+    assert main([*args, "--deploy-time", DEPLOY.isoformat()]) == 1
+    printed = capsys.readouterr().out
+    (failed,) = [line for line in printed.splitlines() if line.startswith("FAILED Create Clip")]
+    created = DEPLOY.isoformat().replace("+00:00", "Z")
+    assert failed.endswith(f"{NOTHING_BEFORE}created at {created} and holds nothing from before then")
+    assert "ASSUMED rehearsal: an origin endpoint a deploy creates holds nothing from before that deploy" in printed
+    assert "assumed created by an earlier deploy" not in printed
+    assert "SYNTH WARNING /DeclaredWithGrant/Clip: start_time" in printed  # synth said so first
+    assert "is before origin endpoint 'DeclaredWithGrant/Endpoint' can exist" in printed
+
+
+def test_an_endpoint_a_later_deploy_adds_holds_nothing_from_before_that_deploy(cdk_out: Path) -> None:
+    with Rehearsal(start=DEPLOY) as rehearsal:
+        assert rehearsal.deploy(template(cdk_out, "Named")).status == "CREATE_COMPLETE"  # an endpoint elsewhere
+        rehearsal.advance(600)
+        created = datetime.fromtimestamp(rehearsal.clock.time(), UTC).isoformat().replace("+00:00", "Z")
+        updated = rehearsal.deploy(template(cdk_out, "DeclaredWithGrant"))  # now the stack creates one
+        assert updated.status == "UPDATE_ROLLBACK_COMPLETE"
+        (update,) = [r for r in updated.failures if r.request_type == "Update"]  # the job's replacement
+        assert f"{NOTHING_BEFORE}created at {created}" in str(update.reason)
 
 
 def test_a_bucket_of_the_stack_without_the_write_grant_fails_the_job_with_the_s3_message(cdk_out: Path) -> None:
@@ -236,3 +276,5 @@ def test_a_scenario_endpoint_with_a_bad_key_is_one_line() -> None:
         Scenario.from_dict({"origin_endpoints": {"live/main/hls": {"hls_manifests": "index"}}})
     with pytest.raises(ScenarioError, match=r"harvester_grant: must be true or false"):
         Scenario.from_dict({"origin_endpoints": {"live/main/hls": {"harvester_grant": "no"}}})
+    with pytest.raises(ScenarioError, match=r"stack_endpoints: must be one of existing, new, got 'fresh'"):
+        Scenario.from_dict({"stack_endpoints": "fresh"})

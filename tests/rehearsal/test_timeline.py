@@ -14,12 +14,11 @@ from aws_cdk import App, Stack
 
 from mediapackage_harvest import HarvestJob, MediaPackageV1HarvestJob
 from mediapackage_harvest.rehearsal.harness import Rehearsal
-from mediapackage_harvest.rehearsal.timeline import Entry, Timeline
+from mediapackage_harvest.rehearsal.timeline import DETAIL_COLUMN, Entry, Timeline
 from tests.v1.v1_stacks import rehearsal_template
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 END = START + timedelta(minutes=30)
-DETAIL_COLUMN = 83  # where the table's detail column starts
 
 
 def clips_stack() -> Stack:
@@ -117,5 +116,25 @@ def test_a_short_detail_stays_on_one_line_and_an_unbroken_one_stays_whole() -> N
     timeline.add(1, "mediapackage", "clip-1", "status", "clip-1: QUEUED")
     timeline.add(2, "lambda", "Fn", "invoked", "x" * 130)
     lines = timeline.table(width=120).splitlines()
-    assert lines[2].endswith("clip-1: QUEUED") and len(lines) == 4
-    assert lines[3][DETAIL_COLUMN:] == "x" * 130  # a word longer than the column (an ARN) is never split
+    assert lines[3].endswith("clip-1: QUEUED") and len(lines) == 5
+    assert lines[4][DETAIL_COLUMN:] == "x" * 130  # a word longer than the column (an ARN) is never split
+
+
+def test_each_row_shows_the_time_of_day_next_to_the_virtual_seconds_and_the_date_where_it_changes() -> None:
+    deploy = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    timeline = Timeline(origin=deploy.timestamp())
+    timeline.add(deploy.timestamp() + 5, "mediapackage", "clip-1", "status", "QUEUED")
+    timeline.add(deploy.timestamp() + 3600.25, "mediapackage", "clip-1", "status", "COMPLETED")
+    lines = timeline.table().splitlines()
+    assert lines[0].split()[:3] == ["t", "(s)", "UTC"]
+    assert [line.split()[:2] for line in lines[2:]] == [
+        ["2026-11-20"],
+        ["5.0", "23:30:05"],
+        ["2026-11-21"],
+        ["3600.2", "00:30:00"],
+    ]
+    assert [(e["at"], e["time"]) for e in timeline.to_json()] == [
+        (5.0, "2026-11-20T23:30:05Z"),
+        (3600.25, "2026-11-21T00:30:00.250Z"),
+    ]
+    assert timeline.entries[1].time == datetime(2026, 11, 21, 0, 30, 0, 250000, tzinfo=UTC)

@@ -249,7 +249,7 @@ def _other_cells() -> list[Cell]:
         Cell("poll-delivered-twice", "Every EventBridge poll delivered twice (job events lost)", "", OK_WAIT,
              poll_twice=True, job_events=EventDelivery(loss=1.0)),
         Cell("delete-while-create-polls", "Delete arriving while the Create still polls", "", ROLLED_BACK,
-             cause="did not finish within the Timeout", job=JobScript(5, 1800), drop_polls=(50.0, 700.0),
+             cause="did not finish within timeout=", job=JobScript(5, 1800), drop_polls=(50.0, 700.0),
              job_ends="CANCELLED"),
     ]  # fmt: skip
 

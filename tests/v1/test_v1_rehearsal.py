@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from aws_cdk import aws_mediapackage as mediapackage
+
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
 from mediapackage_harvest.rehearsal.harness import Rehearsal
@@ -112,7 +114,10 @@ def test_a_job_still_running_at_the_deadline_fails_and_is_left_running() -> None
         result = rehearsal.deploy(template)
         assert result.status == "ROLLBACK_COMPLETE"
         reason = only(result, "Create").response["Reason"]  # type: ignore[index]
-        assert "did not finish within the Timeout of 60 s and this service cannot cancel it" in reason
+        assert reason.endswith(
+            "did not finish within timeout=Duration.minutes(1), v1 cannot cancel it; "
+            "set timeout=Duration.minutes(2) (up to 1 h) or wait_for_completion=False"
+        )
         (job,) = rehearsal.emulator_v1.jobs()
         assert job["Status"] == "IN_PROGRESS"
         assert {call.operation for call in rehearsal.emulator_v1.calls} == {
@@ -225,3 +230,19 @@ def test_a_create_mediapackage_refuses_fails_with_its_message() -> None:
         assert "UnprocessableEntityException" in reason
         assert message in reason
         assert rehearsal.emulator_v1.jobs() == []
+
+
+def test_a_v1_endpoint_the_first_deploy_creates_holds_nothing_to_harvest() -> None:
+    stack = v1_stack()
+    mediapackage.CfnOriginEndpoint(
+        stack, "Endpoint", id="sports-hls", channel_id="sports", startover_window_seconds=7200
+    )
+    template = rehearsal_template(stack)
+    with Rehearsal(Scenario.from_dict({"stack_endpoints": "new"}), start=AFTER) as rehearsal:
+        result = rehearsal.deploy(template)
+    assert result.status == "ROLLBACK_COMPLETE"
+    reason = only(result, "Create").reason
+    assert reason.endswith(
+        "CreateHarvestJob failed: UnprocessableEntityException: startTime: origin endpoint sports-hls was created at "
+        "2026-01-15T10:35:00Z and holds nothing from before then"
+    )

@@ -176,6 +176,42 @@ def parse_timestamp(value: str) -> datetime:
     return parsed
 
 
+# Advice in the props' own terms -----------------------------------------------------------------------------------
+# What a real-time harvest needs after its EndTime to package what it harvested: an allowance (undocumented), so
+# that a suggested timeout does not end with the window.
+PACKAGING_ALLOWANCE_SECONDS = 900
+
+
+def duration_expression(seconds: float) -> str:
+    """A length of time as the ``aws_cdk.Duration`` a user writes: ``Duration.days(2)``, ``Duration.hours(4)``,
+    ``Duration.minutes(90)``, ``Duration.seconds(45)``."""
+    whole = int(seconds)
+    if whole and whole % 86400 == 0:
+        return f"Duration.days({whole // 86400})"
+    if whole and whole % 3600 == 0:
+        return f"Duration.hours({whole // 3600})"
+    if whole and whole % 60 == 0:
+        return f"Duration.minutes({whole // 60})"
+    return f"Duration.seconds({whole})"
+
+
+def timeout_to_cover(seconds: float) -> int:
+    """The timeout, in whole hours, that waits for a job running ``seconds`` more and then packaging what it
+    harvested (:data:`PACKAGING_ALLOWANCE_SECONDS`)."""
+    return -(-int(seconds + PACKAGING_ALLOWANCE_SECONDS) // 3600) * 3600
+
+
+def span(seconds: float) -> str:
+    """A length of time a person reads at a glance: ``3 h``, ``2 h 50 min``, ``40 min``, ``30 s``."""
+    minutes = int(seconds + 59) // 60  # whole minutes, rounded up
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
 def parse_bool(value: object) -> bool:
     """CloudFormation sends booleans as the strings "true" / "false"."""
     if isinstance(value, bool):

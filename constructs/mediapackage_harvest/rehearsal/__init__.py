@@ -2,8 +2,8 @@
 
 CloudFormation's driver, MediaPackage v1 and v2 emulators, moto for EventBridge and a local HTTPS endpoint for
 the pre-signed response URLs all run on one machine, on a virtual clock, so a 20-minute harvest rehearses in
-seconds with the same figures on every run. Needs the ``[rehearsal]`` extra
-(``pip install "cdk-mediapackage-harvest[rehearsal]"``).
+seconds with the same figures on every run. Needs the ``[rehearsal]`` extra (``pip install
+"<the wheel>[rehearsal]"``, with ``,alpha`` inside the brackets for both).
 
 Import what you use from here::
 

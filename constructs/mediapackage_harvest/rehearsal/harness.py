@@ -32,7 +32,7 @@ import sys
 import threading
 import urllib.request
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,6 +48,7 @@ from mediapackage_harvest.rehearsal.authorization import ALWAYS_ASSUMED, Authori
 from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint
 from mediapackage_harvest.rehearsal.cloudformation import CloudFormation, LambdaFunction, StackResult
 from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
+from mediapackage_harvest.rehearsal.emulator.endpoints import NOTHING_BEFORE_CREATION
 from mediapackage_harvest.rehearsal.environment import environment
 from mediapackage_harvest.rehearsal.event_bus import EventBridgeApi, EventBus, Scheduler
 from mediapackage_harvest.rehearsal.lambda_runtime import (
@@ -56,7 +57,7 @@ from mediapackage_harvest.rehearsal.lambda_runtime import (
     load_handler_module,
 )
 from mediapackage_harvest.rehearsal.scenario import Scenario
-from mediapackage_harvest.rehearsal.surroundings import Surroundings
+from mediapackage_harvest.rehearsal.surroundings import Surroundings, declared_endpoint_keys
 from mediapackage_harvest.rehearsal.template import Environment, Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
@@ -99,15 +100,17 @@ class Rehearsal:
 
         :param scenario: what the MediaPackage emulators do (job timings, outcomes, faults); default: every job
             completes after 35 s.
-        :param start: the virtual time the rehearsal deploys at, as a real deploy would (windows must have started,
-            and lie within the endpoint's startover window). Default: now. :func:`default_start` gives a time just
-            after a template's windows, to rehearse a stack whose windows are not harvestable yet.
+        :param start: the deploy time: the virtual time the rehearsal deploys at, as a real deploy would (windows
+            must have started, and lie within the endpoint's startover window; a real-time harvest runs until its
+            end). Default: now, as ``mediapackage-harvest-rehearse`` without ``--deploy-time``. Give a fixed time
+            for a test whose windows are fixed.
         :param seed: seeds ``random`` while the rehearsal runs (botocore's retry jitter), for the same timeline on
             every run.
         :param duplicate_deliveries: maps a request type (``"Create"``, ...) to the delay in seconds of a second
             delivery of each such request, to rehearse Lambda's at-least-once delivery.
-        :param handler_logs: let the handler's INFO log lines through; by default only its warnings and errors are
-            logged, so a test's output stays readable.
+        :param handler_logs: print the handler's log lines (JSON, every level), as ``--handler-logs`` does; by
+            default none are printed, so a test's output stays readable. Either way each warning or error the
+            handler logs (a quota retry, a deadline) is a row of :attr:`timeline`.
         """
         self.scenario = scenario or Scenario()
         self._handler_logs = handler_logs
@@ -128,11 +131,13 @@ class Rehearsal:
         self.assumptions: list[str] = []
         """What the rehearsal took for granted about resources outside the stack (one line each, starting with
         the harvest job's logical id): endpoints and buckets neither the stack nor the scenario declares."""
+        self._endpoints_created: dict[str, float | None] = {}  # the stack's endpoints, when a deploy created them
+        self._deployed = False  # whether a deploy came before (its stack may have been destroyed since)
 
     # Lifecycle ---------------------------------------------------------------------------------------------
     def __enter__(self) -> Rehearsal:
         self._stack.enter_context(_seeded_random(self._seed))
-        start = (self._start or datetime.now(UTC)).timestamp()
+        start = (self._start or datetime.now(UTC).replace(microsecond=0)).timestamp()
         self.clock = VirtualClock(start)
         self.timeline = Timeline(origin=start)
         self.emulator = self._stack.enter_context(MediaPackageV2Emulator(self.clock, self.scenario))
@@ -181,7 +186,7 @@ class Rehearsal:
         self._iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto_url)
         self._function_environment = self._stack.enter_context(environment({}))
         self._handler_module = load_handler_module()
-        self._stack.enter_context(_handler_output(quiet=not self._handler_logs))
+        self._stack.enter_context(_handler_output(quiet=not self._handler_logs, rows=self._log_row))
         self._stack.enter_context(handler_seams(self.clock))
         return self
 
@@ -204,6 +209,7 @@ class Rehearsal:
         if self.cloudformation is None:
             raise RuntimeError("nothing deployed")
         result = self.cloudformation.delete()
+        self._endpoints_created = {}  # gone with the stack: a deploy after this creates them again
         self.results.append(result)
         return result
 
@@ -254,10 +260,22 @@ class Rehearsal:
     # Internals ---------------------------------------------------------------------------------------------
     def _surround(self, template: Template) -> None:
         """The emulators learn the stack's endpoints and buckets; each new assumption goes to the timeline, and the
-        timeline's table names a ClipSet's clips by their names."""
+        timeline's table names a ClipSet's clips by their names.
+
+        An endpoint of the stack is created by the deploy that first declares it, and holds nothing from before:
+        on the rehearsal's first deploy the scenario says whether the stack's endpoints are new
+        (``stack_endpoints``), else an earlier deploy created them; a later deploy creates only what it adds.
+        """
         for logical_id, label in template.labels().items():
             self.timeline.label(logical_id, label)
-        surroundings = Surroundings.from_template(template, self.scenario)
+        for key in declared_endpoint_keys(template):
+            if key not in self._endpoints_created:
+                new = self._deployed or self.scenario.stack_endpoints == "new"
+                self._endpoints_created[key] = self.clock.time() if new else None
+        self._deployed = True
+        if any(created is not None for created in self._endpoints_created.values()):
+            self._assume(NOTHING_BEFORE_CREATION)
+        surroundings = Surroundings.from_template(template, self.scenario, self._endpoints_created)
         self.emulator.surroundings = surroundings
         self.emulator_v1.surroundings = surroundings
         self.authorizer.env = template.env
@@ -270,6 +288,10 @@ class Rehearsal:
             self.assumptions.append(text)
             resource, _, detail = text.partition(": ")
             self.timeline.add(self.clock.time(), "rehearsal", resource, "assumed", detail)
+
+    def _log_row(self, fields: dict[str, Any]) -> None:
+        """A warning or error the handler logged, as a timeline row at the virtual time it was logged."""
+        self.timeline.add(self.clock.time(), "lambda", *log_row(fields))
 
     def _cloudformation_for(self, template: Template) -> CloudFormation:
         for logical_id in template.harvest_job_ids():
@@ -328,7 +350,10 @@ class Rehearsal:
 
 
 def default_start(template: Template, margin: timedelta = timedelta(minutes=5)) -> datetime:
-    """A rehearsal start just after the latest harvest window in the template ends (start times must be past)."""
+    """A deploy time ``margin`` after the latest harvest window in the template ends: every window has ended, so
+    a real-time harvest is not rehearsed as one (it completes like a past clip). Not the default deploy time, which
+    is now (:class:`Rehearsal`'s ``start``, the CLI's ``--deploy-time``); for a test of a template synthesized long
+    ago, whose windows the endpoint's startover window no longer reaches from now."""
     ends = [spec.parse_timestamp(_end_time(template.properties(rid))) for rid in template.harvest_job_ids()]
     return (max(ends) if ends else datetime(2026, 1, 1, tzinfo=UTC)) + margin
 
@@ -377,24 +402,86 @@ def _split(kind: str, detail: str) -> tuple[str, str, str]:
 
 
 @contextmanager
-def _handler_output(*, quiet: bool) -> Iterator[None]:
+def _handler_output(*, quiet: bool, rows: Callable[[dict[str, Any]], None]) -> Iterator[None]:
     """The handler's log lines go where this process prints now (a test's captured output, say), not wherever it
-    printed when the handler was first loaded; ``quiet``: only its warnings and errors. A filter on the handler's
-    own log handler, not a logger level: a handler a test adds to the logger still gets every record."""
-    output = handler_module("logs").logger.logger_handler
+    printed when the handler was first loaded; ``quiet``: none of them, at any level. Either way each warning and
+    error goes to ``rows`` (with the fields of its JSON line), so what matters (a quota retry, a deadline) is a
+    timeline row. A filter on the handler's own log handler, not a logger level: a handler a test adds to the
+    logger still gets every record."""
+    logs = handler_module("logs")
+    output = logs.logger.logger_handler
     streams = isinstance(output, logging.StreamHandler)
     saved = output.stream if streams else None
     if streams:
         output.stream = sys.stdout  # not setStream: it flushes the old stream, which may be closed by now
     if quiet:
-        output.addFilter(_warnings_and_errors)
+        output.addFilter(_nothing)
+    own = logging.getLogger(logs.logger.name)
+    to_rows = _LogRows(logs.logger.registered_formatter, rows)
+    own.addHandler(to_rows)
     try:
         yield
     finally:
-        output.removeFilter(_warnings_and_errors)
+        own.removeHandler(to_rows)
+        output.removeFilter(_nothing)
         if streams:
             output.stream = saved
 
 
-def _warnings_and_errors(record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.WARNING
+def _nothing(record: logging.LogRecord) -> bool:
+    return False
+
+
+class _LogRows(logging.Handler):
+    """Hands each of the handler's warnings and errors on, with the fields its JSON log line carries."""
+
+    def __init__(self, formatter: logging.Formatter, rows: Callable[[dict[str, Any]], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.json = formatter
+        self.rows = rows
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields = json.loads(self.json.format(record))
+        except ValueError:
+            fields = {"message": record.getMessage()}
+        self.rows(fields if isinstance(fields, dict) else {"message": record.getMessage()})
+
+
+# What a log line carries about its invocation and its place in the code, not about what happened.
+_CONTEXT_FIELDS = frozenset(
+    {
+        "level",
+        "location",
+        "message",
+        "timestamp",
+        "service",
+        "stack_id",
+        "logical_resource_id",
+        "request_id",
+        "request_type",
+        "poll",
+        "function_request_id",
+        "job_name",
+        "cold_start",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "xray_trace_id",
+        "sampling_rate",
+        "exception",
+        "exception_name",
+        "stack_trace",
+    }
+)
+
+
+def log_row(fields: Mapping[str, Any]) -> tuple[str, str, str]:
+    """A handler warning or error as a timeline row: (resource, event, detail). The resource is the job (else the
+    custom resource); the detail is the message, what the line adds (a problem, a cancel) and an exception's last
+    line."""
+    resource = str(fields.get("job_name") or fields.get("logical_resource_id") or "handler")
+    extras = [f"{key}: {value}" for key, value in fields.items() if key not in _CONTEXT_FIELDS]
+    exception = str(fields.get("exception") or "").strip().splitlines()
+    detail = "; ".join([str(fields.get("message", "")), *extras, *exception[-1:]])
+    return resource, f"log {str(fields.get('level', 'WARNING')).upper()}", detail

@@ -22,7 +22,8 @@ defaults, ``throttle`` defaults to null and ``jobs`` / ``faults`` to empty)::
       "throttle": {"max_calls": 5, "per_seconds": 1, "operations": ["GetHarvestJob"]},
       "list_page_size": 10,
       "events": {"delay_seconds": 0, "loss": 0, "duplicate_after_seconds": null},
-      "origin_endpoints": {"live/main/hls": {"startover_window_seconds": 86400, "hls_manifests": ["index"]}}
+      "origin_endpoints": {"live/main/hls": {"startover_window_seconds": 86400, "hls_manifests": ["index"]}},
+      "stack_endpoints": "existing"
     }
 
 - ``default_job`` / ``jobs`` values: ``queued_seconds``, ``in_progress_seconds``, ``outcome`` (COMPLETED,
@@ -43,6 +44,11 @@ defaults, ``throttle`` defaults to null and ``jobs`` / ``faults`` to empty)::
 - ``origin_endpoints``: endpoints outside the stack, by ``<channel group>/<channel>/<endpoint>`` (v1: the
   endpoint's Id): ``startover_window_seconds`` (0: none), ``hls_manifests`` / ``dash_manifests`` /
   ``low_latency_hls_manifests``, ``harvester_grant`` (false: no policy) and ``exists`` (false: not found).
+- ``stack_endpoints``: when the origin endpoints the stack declares were created, and so what they hold: an
+  endpoint receives nothing before it exists. ``"existing"`` (default): by an earlier deploy, receiving the stream
+  since before every window (said as an assumption; the README's two-step deploy). ``"new"``: by the rehearsal's
+  first deploy, so a window starting before that deploy is refused, as MediaPackage would. An endpoint a later
+  deploy of the same rehearsal adds is always created by that deploy.
 """
 
 from __future__ import annotations
@@ -56,6 +62,9 @@ from typing import Any, Literal, cast
 
 Outcome = Literal["COMPLETED", "FAILED", "CANCELLED"]
 OUTCOMES: tuple[Outcome, ...] = ("COMPLETED", "FAILED", "CANCELLED")
+# When the origin endpoints a stack declares were created: by an earlier deploy, or by the rehearsal's first one.
+StackEndpoints = Literal["existing", "new"]
+STACK_ENDPOINTS: tuple[StackEndpoints, ...] = ("existing", "new")
 
 # The error codes the mediapackagev2 model declares for the harvest-job operations.
 FAULT_CODES = frozenset(
@@ -185,6 +194,7 @@ class Scenario:
     list_page_size: int = 10
     events: EventDelivery = field(default_factory=EventDelivery)
     origin_endpoints: Mapping[str, EndpointScript] = field(default_factory=dict)
+    stack_endpoints: StackEndpoints = "existing"
 
     def script_for(self, job_name: str) -> JobScript:
         """The script of ``job_name``: an exact entry, else the first matching pattern, else the default."""
@@ -219,6 +229,9 @@ class Scenario:
                 str(key): _endpoint(value, f"origin_endpoints[{key!r}]")
                 for key, value in _mapping(data.get("origin_endpoints", {}), "origin_endpoints").items()
             },
+            stack_endpoints=cast(
+                StackEndpoints, _one_of(data.get("stack_endpoints", "existing"), STACK_ENDPOINTS, "stack_endpoints")
+            ),
         )
 
     @classmethod

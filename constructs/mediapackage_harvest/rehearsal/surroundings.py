@@ -48,6 +48,9 @@ class OriginEndpoint:
     policy: Mapping[str, Any] | None = None  # the endpoint's policy document; None: it has none
     # Manifests whose filter configuration sets a start, end, clip start or time delay (not harvestable), by name.
     time_filters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # When a deploy the rehearsal plays created it (virtual seconds since the epoch): it holds nothing from before
+    # then. None: it existed before anything the rehearsal plays (outside the stack, or an earlier deploy's).
+    created: float | None = None
 
     def arn(self, partition: str, region: str, account: str) -> str:
         group, channel, name = self.key.split("/")
@@ -91,12 +94,15 @@ class Surroundings:
         return found
 
     @classmethod
-    def from_template(cls, template: Template, scenario: Scenario) -> Surroundings:
+    def from_template(
+        cls, template: Template, scenario: Scenario, created: Mapping[str, float | None] | None = None
+    ) -> Surroundings:
         """The stack's endpoints and buckets, the scenario's endpoints, and an assumption for anything else a
-        harvest job of the template names."""
+        harvest job of the template names. ``created`` says when a deploy the rehearsal plays created each of the
+        stack's endpoints (by key; None or absent: an earlier deploy did, assumed and said so)."""
         found = cls.from_scenario(scenario)
         for key, endpoint in _declared_endpoints(template).items():
-            found.endpoints.setdefault(key, endpoint)
+            found.endpoints.setdefault(key, replace(endpoint, created=(created or {}).get(key)))
         found.buckets = _declared_buckets(template)
         found.roles = _declared_roles(template)
         for logical_id in template.harvest_job_ids():
@@ -110,6 +116,7 @@ class Surroundings:
     def _assume_for(self, logical_id: str, kind: str, props: Mapping[str, Any]) -> None:
         if kind == spec.V1_RESOURCE_TYPE:
             key = str(props.get(spec.V1_ORIGIN_ENDPOINT))
+            self._assume_existing(logical_id, key)
             if key not in self.endpoints:
                 self.endpoints[key] = OriginEndpoint(key, "assumed")
                 self._assume(
@@ -124,6 +131,7 @@ class Surroundings:
                 )
             return
         key = "/".join(str(props.get(k)) for k in (spec.CHANNEL_GROUP, spec.CHANNEL, spec.ORIGIN_ENDPOINT))
+        self._assume_existing(logical_id, key)
         wanted = _mapping(props.get(spec.MANIFESTS))
         names = {kind: _manifest_names(wanted.get(kind)) for kind in MANIFEST_KINDS}
         known = self.endpoints.get(key)
@@ -141,6 +149,16 @@ class Surroundings:
             self._assume(
                 f"{logical_id}: bucket {bucket} is not in the stack (imported): assumed to let "
                 f"{HARVESTER} write the harvest (s3:PutObject)"
+            )
+
+    def _assume_existing(self, logical_id: str, key: str) -> None:
+        """An endpoint of the stack that no deploy the rehearsal plays created: an earlier deploy did."""
+        endpoint = self.endpoints.get(key)
+        if endpoint is not None and endpoint.source.startswith("stack ") and endpoint.created is None:
+            self._assume(
+                f"{logical_id}: origin endpoint {key} is declared by this stack: assumed created by an earlier deploy "
+                'and receiving the stream since before the window (scenario "stack_endpoints": "new" rehearses the '
+                "first deploy, which has nothing to harvest)"
             )
 
     def _assume(self, text: str) -> None:
@@ -194,6 +212,11 @@ def _scripted(key: str, script: EndpointScript) -> OriginEndpoint:
         manifests=script.manifests(),
         policy=harvester_policy(key) if script.harvester_grant else None,
     )
+
+
+def declared_endpoint_keys(template: Template) -> list[str]:
+    """The keys of the origin endpoints (v2 and v1) the template declares."""
+    return list(_declared_endpoints(template))
 
 
 def _declared_endpoints(template: Template) -> dict[str, OriginEndpoint]:

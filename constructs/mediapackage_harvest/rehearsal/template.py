@@ -48,9 +48,13 @@ class Environment:
 
 @dataclass
 class Template:
-    """A synthesized template and the stand-in values its intrinsics resolve to."""
+    """A synthesized template and the stand-in values its intrinsics resolve to.
 
-    body: dict[str, Any]
+    ``body`` is the template as JSON data: what ``Template.load`` reads from a ``*.template.json``, or what
+    ``aws_cdk.assertions.Template.from_stack(stack).to_json()`` returns (any mapping; it is only read).
+    """
+
+    body: Mapping[str, Any]
     env: Environment
     # Custom resource Data by logical id, filled in as the rehearsal's CloudFormation receives responses.
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -59,7 +63,7 @@ class Template:
     @classmethod
     def load(cls, path: Path, env: Environment | None = None) -> Template:
         """Read a synthesized ``*.template.json``; ``env`` names the stack, account and Region."""
-        body: dict[str, Any] = json.loads(path.read_text())
+        body: Mapping[str, Any] = json.loads(path.read_text())
         return cls(body, env or Environment(stack_name=path.name.removesuffix(".template.json")))
 
     @property

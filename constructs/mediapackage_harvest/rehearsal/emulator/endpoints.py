@@ -50,7 +50,7 @@ def get_origin_endpoint(surroundings: Surroundings, params: ApiDict, arn: str, n
         "OriginEndpointName": params["OriginEndpointName"],
         "ContainerType": "TS",
         "Segment": {},
-        "CreatedAt": moment,
+        "CreatedAt": datetime.fromtimestamp(endpoint.created, UTC) if endpoint.created is not None else moment,
         "ModifiedAt": moment,
         "StartoverWindowSeconds": endpoint.startover_window_seconds,
     }
@@ -124,6 +124,10 @@ def refuse_create(surroundings: Surroundings, params: ApiDict, arn: str, now: fl
             f"ScheduleConfiguration.StartTime: must be within the origin endpoint's startover window ({window} s)",
             "MEMBER_INVALID",
         )
+    if endpoint.created is not None and start < endpoint.created:
+        name = params["OriginEndpointName"]
+        message = f"ScheduleConfiguration.StartTime: origin endpoint {name} {_holds_nothing(endpoint)}"
+        raise _invalid(message, "MEMBER_INVALID")
     context = harvester_context(f"{arn}/harvestJob/{params.get('HarvestJobName') or 'new'}")
     refused = [
         action.split(":")[1]
@@ -192,6 +196,11 @@ def refuse_v1_create(surroundings: Surroundings, params: ApiDict, start: datetim
             "UnprocessableEntityException",
             f"startTime: must be within the origin endpoint's startover window ({window} s)",
         )
+    if start is not None and endpoint.created is not None and start.timestamp() < endpoint.created:
+        raise ApiError(
+            "UnprocessableEntityException",
+            f"startTime: origin endpoint {params['OriginEndpointId']} {_holds_nothing(endpoint)}",
+        )
 
 
 def v1_write_refusal(surroundings: Surroundings, destination: ApiDict, partition: str, job_arn: str) -> str | None:
@@ -211,6 +220,19 @@ def v1_write_refusal(surroundings: Surroundings, destination: ApiDict, partition
             f"{destination['RoleArn']} is not allowed s3:PutObject on it"
         )
     return None
+
+
+NOTHING_BEFORE_CREATION = (
+    "rehearsal: an origin endpoint a deploy creates holds nothing from before that deploy: a harvest window starting "
+    "earlier is refused with ValidationException MEMBER_INVALID (v1: UnprocessableEntityException); MediaPackage "
+    "does not document its answer, so this one is assumed"
+)
+"""The assumption behind that refusal, said once per rehearsal that can make it."""
+
+
+def _holds_nothing(endpoint: OriginEndpoint) -> str:
+    created = datetime.fromtimestamp(endpoint.created or 0.0, UTC).isoformat().replace("+00:00", "Z")
+    return f"was created at {created} and holds nothing from before then"
 
 
 def _invalid(message: str, kind: str) -> ApiError:
