@@ -12,15 +12,18 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, CfnOutput, Duration, Stack, Validations
+from aws_cdk import aws_mediapackagev2 as mp
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint
 
-from mediapackage_harvest import HarvestJob, InvalidHarvestJob, MediaPackageV1HarvestJob
+from mediapackage_harvest import Clip, ClipSet, HarvestJob, InvalidHarvestJob, MediaPackageV1HarvestJob
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.errors import InvalidV1HarvestJob
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+RECENT = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)  # in a day's startover
 HANDLE, CONDITION = "AWS::CloudFormation::WaitConditionHandle", "AWS::CloudFormation::WaitCondition"
 
 
@@ -105,6 +108,93 @@ def test_a_replacing_change_or_a_new_timeout_renames_the_wait_and_tags_do_not() 
     assert wait_ids(destination_path="clips/again/")[0] != first[0]
     assert wait_ids(destination_path="clips/again/")[1] != first[1]
     assert wait_ids(timeout=Duration.hours(5)) != first
+
+
+def depends_on(template: Mapping[str, Any], logical_id: str) -> set[str]:
+    depends = template["Resources"][logical_id].get("DependsOn", [])
+    return {depends} if isinstance(depends, str) else set(depends)
+
+
+def handle_and_job(template: Mapping[str, Any], prefix: str) -> tuple[str, str]:
+    (handle,) = [rid for rid in ids_of(template, HANDLE) if rid.startswith(prefix)]
+    (job,) = [rid for rid in ids_of(template, spec.RESOURCE_TYPE) if rid.startswith(prefix)]
+    return handle, job
+
+
+def test_the_handle_waits_for_what_the_job_waits_for_so_its_url_is_fresh_when_the_job_starts() -> None:
+    """The handle's pre-signed URL expires a fixed time after its creation: created at the stack operation's start,
+    a job behind others would signal an expired URL. Its DependsOn is the job's: the polling permission, the bucket
+    policy, the endpoint's policy."""
+    stack = Stack(App(), "Fresh")
+    endpoint = mp.CfnOriginEndpoint(
+        stack,
+        "Endpoint",
+        channel_group_name="live",
+        channel_name="main",
+        origin_endpoint_name="hls",
+        container_type="CMAF",
+        hls_manifests=[mp.CfnOriginEndpoint.HlsManifestConfigurationProperty(manifest_name="index")],
+        startover_window_seconds=86400,
+    )
+    long_job(
+        stack,
+        origin_endpoint=endpoint,
+        channel_group_name=None,
+        channel_name=None,
+        origin_endpoint_name=None,
+        destination_bucket=s3.Bucket(stack, "Clips"),
+        start_time=RECENT,
+        end_time=RECENT + timedelta(hours=3),
+    )
+    body = Template.from_stack(stack).to_json()
+    handle, job = handle_and_job(body, "Clip")
+
+    assert depends_on(body, handle) == depends_on(body, job)
+    waited_for = {body["Resources"][rid]["Type"] for rid in depends_on(body, handle)}
+    assert waited_for == {
+        "AWS::Lambda::Permission",
+        "AWS::S3::BucketPolicy",
+        "AWS::MediaPackageV2::OriginEndpointPolicy",
+    }
+
+
+def test_a_job_declared_after_another_gets_its_handle_after_the_other_too() -> None:
+    """CDK gives a construct's dependencies to every resource under it: the handle's included."""
+    stack = Stack(App(), "Behind")
+    first = long_job(stack, "First", timeout=Duration.hours(12))
+    second = long_job(stack, "Second", destination_path="clips/2/")
+    second.node.add_dependency(first)
+    body = Template.from_stack(stack).to_json()
+    handle, job = handle_and_job(body, "Second")
+    (first_result,) = [rid for rid in ids_of(body, spec.RESULT_RESOURCE_TYPE) if rid.startswith("First")]
+
+    assert first_result in depends_on(body, handle)
+    assert depends_on(body, handle) == depends_on(body, job)
+
+
+def test_a_long_clip_gets_its_handle_after_the_clip_before_it_in_its_lane() -> None:
+    stack = Stack(App(), "Lane")
+    ClipSet(
+        stack,
+        "Reel",
+        clips=[
+            Clip(name, START + timedelta(hours=i), START + timedelta(hours=i, minutes=30))
+            for i, name in enumerate("abc")
+        ],
+        channel_group_name="live",
+        channel_name="main",
+        origin_endpoint_name="hls",
+        hls_manifests=["index"],
+        destination_bucket="harvest-bucket",
+        max_active_jobs=1,
+        timeout=Duration.hours(10),
+    )
+    body = Template.from_stack(stack).to_json()
+    results = {rid.removeprefix("Reel")[0]: rid for rid in ids_of(body, spec.RESULT_RESOURCE_TYPE)}
+    for clip, before in (("b", "a"), ("c", "b")):
+        handle, job = handle_and_job(body, f"Reel{clip}")
+        assert results[before] in depends_on(body, handle)
+        assert depends_on(body, handle) == depends_on(body, job)
 
 
 def test_twelve_hours_is_the_limit() -> None:

@@ -11,7 +11,8 @@ named by the file, row and column to fix (:mod:`mediapackage_harvest.clips`).
 
 Scheduling (:mod:`mediapackage_harvest.lanes`): the clips of a stack's sets on one channel group fill
 ``max_active_jobs`` lanes, longest first onto the least-loaded lane, as the sets are declared. Each clip waits for
-its job to complete, and its resource DependsOn the completion of the clip before it in its lane.
+its job to complete, and its resource (and in long-wait mode its handle) DependsOn the completion of the clip
+before it in its lane.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class ClipSet(Construct):
             job = _LaneJob(self, name, after=lanes_of_group.next(duration), **job_props)
             lanes_of_group.took(job)
             if endpoint is not None:
-                endpoint.grant_harvester(job, job.resource)
+                endpoint.grant_harvester(job, *job._starting)
             destination = str(job_props["destination_path"])
             harvested[name] = HarvestedClip(name, job, destination, f"s3://{bucket_name}/{destination}")
         self.clips: dict[str, HarvestedClip] = dict(sorted(harvested.items()))
@@ -320,8 +321,8 @@ def _bucket_name(bucket: s3.IBucket) -> str:
 
 
 class _LaneJob(HarvestJob):
-    """A clip's ``HarvestJob``: its resource also waits for the completion of the clip before it in its lane (in
-    the one dependency call the job makes; DependsOn is no property: a new lane never updates the job), and a
+    """A clip's ``HarvestJob``: its resource (and handle) also waits for the completion of the clip before it in its
+    lane (in the one dependency call the job makes; DependsOn is no property: a new lane never updates the job), and a
     create refused for the quota (another stack holding the slots) is tried again as soon as one frees."""
 
     def __init__(

@@ -133,13 +133,17 @@ class HarvestJob(Construct):
         )
         self._attributes_of = self.resource
         """The resource whose Fn::GetAtt are the job's attributes: in long-wait mode, the result read at the end."""
+        self._starting: tuple[Construct, ...] = (self.resource,)
+        """What CloudFormation creates as the job starts, so all of it waits for the same resources: the job's
+        resource and, in long-wait mode, its handle (the handle's URL expires a fixed time after its creation)."""
         if long:
             self._attributes_of = long_wait.declare_wait(
                 self, self.resource, handle, properties, provider.service_token
             )
+            self._starting = (handle, self.resource)
         waits_for: list[IDependable] = [provider.permission, *self._starts_after()]
         if endpoint is not None:
-            endpoint.grant_harvester(self, self.resource)
+            endpoint.grant_harvester(self, *self._starting)
             endpoint.warn_created_by_the_deploy(self, start_time)
         warn_v2(
             self, start_time=start_time, end_time=end_time, timeout=timeout, wait_for_completion=wait_for_completion
@@ -162,7 +166,8 @@ class HarvestJob(Construct):
                     "The destination bucket is encrypted with a KMS key: its key policy must let mediapackagev2."
                     "amazonaws.com use it (kms:GenerateDataKey, kms:Decrypt), or MediaPackage cannot write.",
                 )
-        self.resource.node.add_dependency(*waits_for)
+        for starting in self._starting:
+            starting.node.add_dependency(*waits_for)
 
     def _plan(self, **props: Any) -> tuple[dict[str, Any], list[spec.Violation]]:
         """:func:`plan_properties` (a ClipSet's clip was planned, and checked, with its set)."""
@@ -174,8 +179,8 @@ class HarvestJob(Construct):
         return {}
 
     def _starts_after(self) -> list[IDependable]:
-        """What the job's resource waits for besides the provider, the endpoint and the bucket (none here; a
-        ClipSet's clip waits for the one before it in its lane)."""
+        """What the job's resource and handle wait for besides the provider, the endpoint and the bucket (none here;
+        a ClipSet's clip waits for the one before it in its lane)."""
         return []
 
     @property

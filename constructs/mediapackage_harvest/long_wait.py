@@ -4,7 +4,9 @@ CloudFormation waits at most an hour for a custom resource (ServiceTimeout) but 
 ``AWS::CloudFormation::WaitCondition``. So past an hour a job is declared as:
 
 - ``WaitHandle<suffix>``: an ``AWS::CloudFormation::WaitConditionHandle``; its Ref (a pre-signed URL) reaches the
-  job's custom resource as ``SignalUrl``;
+  job's custom resource as ``SignalUrl``. The URL expires a fixed time after the handle is created (not documented;
+  observed ``X-Amz-Expires=86399``), so the handle depends on what the job depends on: created as the job starts,
+  not when the stack operation starts (a job behind a 12-hour job would signal an expired URL);
 - the job's custom resource (ServiceTimeout one hour): answered as soon as the job exists; the handler then
   watches the job and signals the handle when it ends (SUCCESS when COMPLETED, FAILURE with the service's message,
   or FAILURE after cancelling it at ``timeout``);

@@ -185,8 +185,9 @@ class Endpoint:
             "then deploy the job; once the endpoint exists, acknowledge this warning.",
         )
 
-    def grant_harvester(self, job: Construct, resource: Construct) -> None:
-        """Put the harvester statement in the endpoint's one policy and make ``resource`` depend on that policy."""
+    def grant_harvester(self, job: Construct, *resources: Construct) -> None:
+        """Put the harvester statement in the endpoint's one policy and make ``resources`` (what starts with the
+        job) depend on that policy."""
         if self.cfn is None or not isinstance(self.construct, Construct):
             Annotations.of(job).add_warning_v2(
                 "mediapackage-harvest:endpointPolicy",
@@ -197,9 +198,10 @@ class Endpoint:
         grant = self.construct.node.try_find_child(GRANT_ID)
         if not isinstance(grant, _HarvesterGrant):
             grant = _HarvesterGrant(self.construct, self)
-        grant.jobs.append(resource)  # an L1's policy is chosen at synth, when every job depends on it
+        grant.jobs += resources  # an L1's policy is chosen at synth, when every job depends on it
         if grant.l2_policy is not None:
-            resource.node.add_dependency(grant.l2_policy)
+            for resource in resources:
+                resource.node.add_dependency(grant.l2_policy)
         elif self.cfn is not self.construct:  # an L2 that kept no policy of its own to depend on
             Annotations.of(job).add_warning_v2(
                 "mediapackage-harvest:endpointPolicy",
