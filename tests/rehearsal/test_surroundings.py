@@ -167,8 +167,10 @@ def test_the_stacks_endpoint_policy_and_bucket_policy_rehearse_green(cdk_out: Pa
     with Rehearsal(start=DEPLOY) as rehearsal:
         assert rehearsal.deploy(template(cdk_out, "DeclaredWithGrant")).status == "CREATE_COMPLETE"
         # The endpoint, its policy and the bucket are all in the stack: only what IAM cannot be judged on is assumed,
-        # and that an earlier deploy created the endpoint (a deploy that creates it has nothing to harvest).
-        iam, endpoint = rehearsal.assumptions
+        # that an earlier deploy created the endpoint (a deploy that creates it has nothing to harvest), and how long
+        # CloudFormation's response URL stays valid.
+        iam, endpoint, response_url = rehearsal.assumptions
+        assert response_url.startswith("rehearsal: a custom resource's ResponseURL is valid for 7200 s")
         assert iam.startswith("rehearsal: IAM:")
         assert endpoint.endswith(
             ": origin endpoint live/main/hls is declared by this stack: assumed created by an earlier deploy and "
@@ -231,6 +233,7 @@ def test_assumptions_are_said_in_the_api_the_cli_and_the_json(
             "IAM: service control policies, resource c",
             "origin endpoint live/main/hls is not in t",
             "bucket imported-bucket is not in the stac",
+            "a custom resource's ResponseURL is valid ",
         ]
     out = tmp_path / "out"
     args = [str(cdk_out), "--stack", "Named", "--deploy-time", DEPLOY.isoformat(), "--out", str(out)]
@@ -238,8 +241,9 @@ def test_assumptions_are_said_in_the_api_the_cli_and_the_json(
     printed = capsys.readouterr().out
     assert "ASSUMED Clip" in printed and "origin endpoint live/main/hls is not in the stack or the scenario" in printed
     assert "bucket imported-bucket is not in the stack (imported): assumed to let" in printed
+    assert "ASSUMED rehearsal: a custom resource's ResponseURL is valid for 7200 s from the request" in printed
     entries = json.loads((out / "Named.timeline.json").read_text())
-    assert [e["what"] for e in entries if e["source"] == "rehearsal"] == ["assumed", "assumed", "assumed"]
+    assert [e["what"] for e in entries if e["source"] == "rehearsal"] == ["assumed"] * 4
 
 
 def test_the_cli_prints_the_stack_missing_the_grant_and_exits_1(

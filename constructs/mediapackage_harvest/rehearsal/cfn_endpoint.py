@@ -6,6 +6,14 @@ plays that URL on 127.0.0.1 with a certificate from a throwaway trustme CA, so t
 the URL's signature like S3 would and records every accepted body in arrival order. A subclass can answer some PUTs
 otherwise (:meth:`CloudFormationEndpoint.failure_for`), as this repository's fault tests do.
 
+Each URL is minted once, in the shape of a SigV4 pre-signed query (``X-Amz-Date`` the time it was minted on
+:attr:`CloudFormationEndpoint.now`, ``X-Amz-Expires``, a signature over both), and a PUT after ``X-Amz-Date +
+X-Amz-Expires`` is refused as S3 refuses it: 403 ``AccessDenied`` "Request has expired". CloudFormation documents
+no validity for either URL; the ones here are what real URLs carry (:data:`RESPONSE_URL_EXPIRES_SECONDS` for a
+ResponseURL, counted from the request; :data:`HANDLE_URL_EXPIRES_SECONDS` for a wait condition handle's, counted
+from the handle's creation), said as the rehearsal's assumptions (:data:`RESPONSE_URL_ASSUMED`,
+:data:`HANDLE_URL_ASSUMED`).
+
     with CloudFormationEndpoint() as endpoint:
         os.environ["SSL_CERT_FILE"] = str(endpoint.ca_file)
         event["ResponseURL"] = endpoint.response_url(request_id)
@@ -22,12 +30,16 @@ import shutil
 import ssl
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socket import socket
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
+from xml.sax.saxutils import escape
 
 import trustme
 
@@ -36,6 +48,19 @@ from mediapackage_harvest.rehearsal.local_server import HOST, LocalServer
 PATH_PREFIX = "/cloudformation-custom-resource-response/"
 _SIGNING_KEY = b"rehearsal-only"  # not a secret: it only makes each URL's signature distinct and checkable
 _ACCESS_KEY = "AKIAREHEARSAL0000000"
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+# What real pre-signed URLs carry (CloudFormation documents neither): a ResponseURL's X-Amz-Expires, counted from the
+# request, and a wait condition handle's (24 hours less a second), counted from the handle's creation.
+RESPONSE_URL_EXPIRES_SECONDS = 7200
+HANDLE_URL_EXPIRES_SECONDS = 86399
+RESPONSE_URL_ASSUMED = (
+    f"rehearsal: a custom resource's ResponseURL is valid for {RESPONSE_URL_EXPIRES_SECONDS} s from the request "
+    "(X-Amz-Expires as observed; CloudFormation documents no validity): a later PUT is refused, 403 AccessDenied"
+)
+HANDLE_URL_ASSUMED = (
+    f"rehearsal: a wait condition handle's URL is valid for {HANDLE_URL_EXPIRES_SECONDS} s from the handle's creation "
+    "(X-Amz-Expires as observed; CloudFormation documents no validity): a later signal is refused, 403 AccessDenied"
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,28 @@ class ReceivedResponse:
 
     request_id: str
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RefusedPut:
+    """One PUT the endpoint refused on its own account (not a planned :class:`Failure`): for the URL ``url_id``
+    (a request id, or a handle's id), at ``at`` on :attr:`CloudFormationEndpoint.now`, with S3's error code."""
+
+    url_id: str
+    at: float
+    code: str
+
+
+@dataclass(frozen=True)
+class _Minted:
+    """A URL's signed query: when it was minted (``X-Amz-Date``, whole seconds) and for how long it is valid."""
+
+    date: int
+    expires: int
+
+    @property
+    def amz_date(self) -> str:
+        return datetime.fromtimestamp(self.date, UTC).strftime(_AMZ_DATE)
 
 
 @dataclass(frozen=True)
@@ -62,8 +109,13 @@ class CloudFormationEndpoint(LocalServer):
         super().__init__()
         self._lock = threading.Lock()
         self._received: list[ReceivedResponse] = []
+        self._minted: dict[str, _Minted] = {}
+        self.refused: list[RefusedPut] = []
+        """The PUTs refused for a bad signature or an expired URL, in arrival order."""
         self._dir: Path | None = None
         self.ca_file = Path()
+        self.now: Callable[[], float] = time.time
+        """The clock a URL is minted and its expiry judged on (the rehearsal sets its virtual clock's)."""
 
     # Lifecycle ---------------------------------------------------------------------------------------------
     def _bind(self) -> ThreadingHTTPServer:
@@ -85,23 +137,41 @@ class CloudFormationEndpoint(LocalServer):
 
     # What a test or the rehearsal uses ---------------------------------------------------------------------
     def response_url(self, request_id: str) -> str:
-        """A URL shaped like CloudFormation's pre-signed S3 URL, unique to ``request_id``."""
+        """A URL shaped like CloudFormation's pre-signed S3 ResponseURL, unique to ``request_id``, valid for
+        :data:`RESPONSE_URL_EXPIRES_SECONDS` from its first minting (asking again gives the same URL)."""
+        return self._url(request_id, RESPONSE_URL_EXPIRES_SECONDS)
+
+    def handle_url(self, handle_id: str) -> str:
+        """A wait condition handle's pre-signed URL (its Ref), valid for :data:`HANDLE_URL_EXPIRES_SECONDS` from
+        its first minting, which is the handle's creation."""
+        return self._url(handle_id, HANDLE_URL_EXPIRES_SECONDS)
+
+    def signature(self, url_id: str) -> str:
+        """The ``X-Amz-Signature`` in the URL minted for ``url_id`` (a ResponseURL when none was minted yet): what
+        a log-leak test searches for."""
+        return _sign(url_id, self._mint(url_id, RESPONSE_URL_EXPIRES_SECONDS))
+
+    def _url(self, url_id: str, expires: int) -> str:
+        minted = self._mint(url_id, expires)
+        scope = f"{_ACCESS_KEY}/{minted.amz_date[:8]}/us-east-1/s3/aws4_request"
         query = "&".join(
             [
                 "X-Amz-Algorithm=AWS4-HMAC-SHA256",
-                f"X-Amz-Credential={quote(f'{_ACCESS_KEY}/20260101/us-east-1/s3/aws4_request', safe='')}",
-                "X-Amz-Date=20260101T000000Z",
-                "X-Amz-Expires=7200",
+                f"X-Amz-Credential={quote(scope, safe='')}",
+                f"X-Amz-Date={minted.amz_date}",
+                f"X-Amz-Expires={minted.expires}",
                 "X-Amz-SignedHeaders=host",
-                f"X-Amz-Signature={self.signature(request_id)}",
+                f"X-Amz-Signature={_sign(url_id, minted)}",
             ]
         )
-        return f"{self.url}{PATH_PREFIX}{quote(request_id, safe='')}?{query}"
+        return f"{self.url}{PATH_PREFIX}{quote(url_id, safe='')}?{query}"
 
-    @staticmethod
-    def signature(request_id: str) -> str:
-        """The ``X-Amz-Signature`` in ``response_url(request_id)``: what a log-leak test searches for."""
-        return hmac.new(_SIGNING_KEY, request_id.encode(), hashlib.sha256).hexdigest()
+    def _mint(self, url_id: str, expires: int) -> _Minted:
+        with self._lock:
+            minted = self._minted.get(url_id)
+            if minted is None:
+                minted = self._minted[url_id] = _Minted(int(self.now()), expires)
+            return minted
 
     def responses_for(self, request_id: str) -> list[dict[str, Any]]:
         """The bodies accepted for ``request_id``, oldest first (CloudFormation acts on the first)."""
@@ -121,6 +191,35 @@ class CloudFormationEndpoint(LocalServer):
     def _record(self, request_id: str, body: dict[str, Any]) -> None:
         with self._lock:
             self._received.append(ReceivedResponse(request_id, body))
+
+    def _refuse(self, url_id: str, at: float, code: str) -> None:
+        with self._lock:
+            self.refused.append(RefusedPut(url_id, at, code))
+
+
+def _sign(url_id: str, minted: _Minted) -> str:
+    """The signature covers the URL's id, date and validity: an altered ``X-Amz-Expires`` does not match."""
+    text = f"{url_id}\n{minted.amz_date}\n{minted.expires}"
+    return hmac.new(_SIGNING_KEY, text.encode(), hashlib.sha256).hexdigest()
+
+
+def _expired_body(minted: _Minted, now: float) -> bytes:
+    """S3's answer to a pre-signed URL used after ``X-Amz-Date + X-Amz-Expires``."""
+
+    def iso(at: float) -> str:
+        return datetime.fromtimestamp(int(at), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    fields = {
+        "Code": "AccessDenied",
+        "Message": "Request has expired",
+        "X-Amz-Expires": str(minted.expires),
+        "Expires": iso(minted.date + minted.expires),
+        "ServerTime": iso(now),
+        "RequestId": "REHEARSAL0000000",
+        "HostId": "rehearsal",
+    }
+    inner = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in fields.items())
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{inner}</Error>'.encode()
 
 
 class _TlsServer(ThreadingHTTPServer):
@@ -163,9 +262,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, "NoSuchKey")
             return
         request_id = parts.path.removeprefix(PATH_PREFIX)
-        signature = parse_qs(parts.query).get("X-Amz-Signature", [""])[0]
-        if not hmac.compare_digest(signature, endpoint.signature(request_id)):
+        query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        now = endpoint.now()
+        minted = _signed(query)
+        if minted is None or not hmac.compare_digest(query.get("X-Amz-Signature", ""), _sign(request_id, minted)):
+            endpoint._refuse(request_id, now, "SignatureDoesNotMatch")
             self._answer(403, "SignatureDoesNotMatch")
+            return
+        if now > minted.date + minted.expires:
+            endpoint._refuse(request_id, now, "AccessDenied")
+            self._send(403, _expired_body(minted, now))
             return
         failure = endpoint.failure_for(request_id)
         if failure is not None:
@@ -183,11 +289,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(200, "")
 
     def _answer(self, status: int, code: str) -> None:
-        payload = f"<Error><Code>{code}</Code></Error>".encode() if code else b""
+        self._send(status, f"<Error><Code>{code}</Code></Error>".encode() if code else b"")
+
+    def _send(self, status: int, payload: bytes) -> None:
         self.send_response(status)
+        if payload:
+            self.send_header("Content-Type", "application/xml")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the default writes each request line, pre-signed query string included, to stderr."""
+
+
+def _signed(query: dict[str, str]) -> _Minted | None:
+    """The date and validity a URL's query claims (its signature says whether they are the ones minted)."""
+    try:
+        date = datetime.strptime(query.get("X-Amz-Date", ""), _AMZ_DATE).replace(tzinfo=UTC)
+        return _Minted(int(date.timestamp()), int(query.get("X-Amz-Expires", "")))
+    except ValueError:
+        return None

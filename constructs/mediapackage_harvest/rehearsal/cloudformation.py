@@ -8,9 +8,11 @@ EventBridge's part (firing the handler's polling rules on their schedule, delive
 :mod:`~mediapackage_harvest.rehearsal.event_bus`.
 
 Long waits are played as CloudFormation plays them: a ``WaitConditionHandle``'s physical id (its Ref) is a
-pre-signed URL on the same local HTTPS endpoint, and a ``WaitCondition`` completes when ``Count`` SUCCESS signals
-have been PUT to it, fails on the first FAILURE signal, and fails at its ``Timeout``. Its ``Data`` attribute is
-the JSON object of each signal's ``UniqueId`` to its ``Data``. Neither calls anything on Delete.
+pre-signed URL on the same local HTTPS endpoint, minted when the handle is created and refused once expired (as
+the ResponseURLs are: :mod:`~mediapackage_harvest.rehearsal.cfn_endpoint`), and a ``WaitCondition`` completes when
+``Count`` SUCCESS signals have been PUT to it, fails on the first FAILURE signal, and fails at its ``Timeout``. Its
+``Data`` attribute is the JSON object of each signal's ``UniqueId`` to its ``Data``. Neither calls anything on
+Delete.
 
 The stack's event rules (``AWS::Events::Rule`` with an EventPattern) are put in place before the stack's requests
 are sent and removed with the stack, by ``rules`` (:class:`~mediapackage_harvest.rehearsal.event_bus.EventBus`).
@@ -38,9 +40,11 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 
 class ResponseEndpoint(Protocol):
-    """The local HTTPS server that plays the pre-signed ResponseURL."""
+    """The local HTTPS server that plays the pre-signed ResponseURL and the wait condition handles' URLs."""
 
     def response_url(self, request_id: str) -> str: ...
+
+    def handle_url(self, handle_id: str) -> str: ...
 
     def responses_for(self, request_id: str) -> list[dict[str, Any]]: ...
 
@@ -373,7 +377,7 @@ class CloudFormation:
             physical_id = logical_id
             if kind == WAIT_HANDLE_TYPE:
                 signal_id = f"wait-condition-handle-{request_id}"
-                physical_id = self.endpoint.response_url(signal_id)
+                physical_id = self.endpoint.handle_url(signal_id)  # valid for a fixed time from now
                 self._signal_ids[physical_id] = signal_id
         request.response, request.answered_at = (
             {"Status": "SUCCESS", "PhysicalResourceId": physical_id},

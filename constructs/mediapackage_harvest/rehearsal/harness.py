@@ -45,7 +45,7 @@ from moto.server import ThreadedMotoServer
 
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.authorization import ALWAYS_ASSUMED, Authorizer, Identity
-from mediapackage_harvest.rehearsal.cfn_endpoint import CloudFormationEndpoint
+from mediapackage_harvest.rehearsal.cfn_endpoint import HANDLE_URL_ASSUMED, RESPONSE_URL_ASSUMED, CloudFormationEndpoint
 from mediapackage_harvest.rehearsal.cloudformation import CloudFormation, LambdaFunction, StackResult
 from mediapackage_harvest.rehearsal.emulator import MediaPackageV1Emulator, MediaPackageV2Emulator
 from mediapackage_harvest.rehearsal.emulator.endpoints import NOTHING_BEFORE_CREATION
@@ -58,7 +58,7 @@ from mediapackage_harvest.rehearsal.lambda_runtime import (
 )
 from mediapackage_harvest.rehearsal.scenario import Scenario
 from mediapackage_harvest.rehearsal.surroundings import Surroundings, declared_endpoint_keys
-from mediapackage_harvest.rehearsal.template import Environment, Template
+from mediapackage_harvest.rehearsal.template import WAIT_HANDLE_TYPE, Environment, Template
 from mediapackage_harvest.rehearsal.timeline import Timeline
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
@@ -155,6 +155,7 @@ class Rehearsal:
         self.eventbridge_api = self._stack.enter_context(EventBridgeApi(moto_url, self.authorizer))
         self._assume(f"rehearsal: {ALWAYS_ASSUMED}")
         self.endpoint = self._stack.enter_context(self.endpoint_class())
+        self.endpoint.now = self.clock.time  # URLs minted, and expired, on virtual time
         self._stack.enter_context(
             environment(
                 {
@@ -259,8 +260,9 @@ class Rehearsal:
 
     # Internals ---------------------------------------------------------------------------------------------
     def _surround(self, template: Template) -> None:
-        """The emulators learn the stack's endpoints and buckets; each new assumption goes to the timeline, and the
-        timeline's table names a ClipSet's clips by their names.
+        """The emulators learn the stack's endpoints and buckets; each new assumption (about them, and about how long
+        the URLs the stack is handed stay valid) goes to the timeline, and the timeline's table names a ClipSet's
+        clips by their names.
 
         An endpoint of the stack is created by the deploy that first declares it, and holds nothing from before:
         on the rehearsal's first deploy the scenario says whether the stack's endpoints are new
@@ -281,6 +283,10 @@ class Rehearsal:
         self.authorizer.env = template.env
         for text in surroundings.assumptions:
             self._assume(text)
+        if template.harvest_job_ids():
+            self._assume(RESPONSE_URL_ASSUMED)
+        if any(resource.get("Type") == WAIT_HANDLE_TYPE for resource in template.resources.values()):
+            self._assume(HANDLE_URL_ASSUMED)
 
     def _assume(self, text: str) -> None:
         """One assumption (``"<resource>: <what is assumed>"``), said once: in :attr:`assumptions` and the timeline."""
