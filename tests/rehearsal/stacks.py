@@ -145,6 +145,28 @@ def _reel(stack: Stack, clips: dict[str, tuple[int, int]] = REEL) -> None:
     )
 
 
+# A lane of three long clips (one after another): the last starts ~18 hours after the stack operation.
+LONG_LANE = ("first", "second", "third")
+
+
+def _long_lane(stack: Stack) -> None:
+    ClipSet(
+        stack,
+        "Lane",
+        clips=[
+            Clip(name, START + timedelta(minutes=i), START + timedelta(minutes=i + 1))
+            for i, name in enumerate(LONG_LANE)
+        ],
+        channel_group_name="live",
+        channel_name="main",
+        origin_endpoint_name="hls",
+        hls_manifests=["index"],
+        destination_bucket="harvest-bucket",
+        max_active_jobs=1,
+        timeout=Duration.hours(10),
+    )
+
+
 # Stack name -> what the stack holds at its first deploy.
 STACKS: dict[str, Callable[[Stack], None]] = {
     "One": _one,
@@ -161,6 +183,7 @@ STACKS: dict[str, Callable[[Stack], None]] = {
     "LongRetag": _long_v1,
     "LongRetime": _long_v1,
     "Reel": _reel,
+    "LongLane": _long_lane,
 }
 # Stack name -> what the next deploy of that stack holds (same construct path, so the same provider).
 UPDATES: dict[str, Callable[[Stack], None]] = {

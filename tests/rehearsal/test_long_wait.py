@@ -11,20 +11,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aws_cdk import App, Duration, Stack
 
 from mediapackage_harvest import InvalidHarvestJob
 from mediapackage_harvest.contract import spec
+from mediapackage_harvest.rehearsal.cfn_endpoint import HANDLE_URL_EXPIRES_SECONDS
 from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
 from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
 from mediapackage_harvest.rehearsal.lambda_runtime import handler_module
 from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import WAIT_CONDITION_TYPE, WAIT_HANDLE_TYPE, Template
-from tests.rehearsal.stacks import REAL_TIME_END, REAL_TIME_START, Synthesized, job
+from tests.rehearsal.stacks import LONG_LANE, REAL_TIME_END, REAL_TIME_START, Synthesized, job
 
 FAILURE = "Manifest index is not available on origin endpoint hls"
 DEPLOYED_AT = REAL_TIME_START + timedelta(minutes=10)  # the window has started, and ends three hours later
@@ -266,3 +268,71 @@ def test_a_long_job_created_after_quota_retries_is_still_watched_and_signalled(s
         assert job_request.answered_at is not None and job_request.answered_at - job_request.sent_at > 120
         assert created.outputs == {"Arn": found["Arn"], "ETag": found["ETag"]}
         assert found["Status"] == "COMPLETED" and ended_at(found) >= REAL_TIME_END.timestamp()
+
+
+# The handle's URL is fresh ------------------------------------------------------------------------------------------
+
+NINE_HOURS = JobScript(queued_seconds=5, in_progress_seconds=9 * 3600)
+
+
+def by_clip(requests: list[Request]) -> dict[str, Request]:
+    """A ClipSet's requests by clip name (``Lane<name>...`` logical ids)."""
+    return {next(n for n in LONG_LANE if r.logical_id.startswith(f"Lane{n}")): r for r in requests}
+
+
+def minted_at(url: str) -> float:
+    date = parse_qs(urlsplit(url).query)["X-Amz-Date"][0]
+    return datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def test_a_long_clip_behind_two_others_signals_a_url_minted_as_it_started(stacks: Synthesized) -> None:
+    """Three 9-hour clips in one lane: the third ends ~27 h after the stack operation started, past the 86399 s a
+    handle's URL is valid for. Each handle is created with its job, so each URL is fresh and every signal lands."""
+    template = stacks.template("LongLane")
+    with rehearse(template, Scenario(default_job=NINE_HOURS)) as rehearsal:
+        started = rehearsal.clock.time()
+        created = rehearsal.deploy(template)
+
+        assert created.status == "CREATE_COMPLETE"
+        assert [found["Status"] for found in rehearsal.emulator.jobs()] == ["COMPLETED"] * 3
+        handles = by_clip(of_type(created, template, WAIT_HANDLE_TYPE, "Create"))
+        jobs = by_clip(of_type(created, template, spec.RESOURCE_TYPE, "Create"))
+        results = by_clip(of_type(created, template, spec.RESULT_RESOURCE_TYPE, "Create"))
+        conditions = by_clip(of_type(created, template, WAIT_CONDITION_TYPE, "Create"))
+        for clip in LONG_LANE:
+            assert handles[clip].sent_at == jobs[clip].sent_at  # created together, as the job starts
+            assert handles[clip].response is not None
+            assert minted_at(handles[clip].response["PhysicalResourceId"]) == int(handles[clip].sent_at)
+        assert handles["third"].sent_at >= results["second"].answered_at  # type: ignore[operator]
+        signalled = conditions["third"].answered_at
+        assert signalled is not None and signalled - started > HANDLE_URL_EXPIRES_SECONDS
+        assert rehearsal.endpoint.refused == []
+
+
+def test_handles_created_as_the_stack_operation_starts_refuse_the_late_clips_signal(stacks: Synthesized) -> None:
+    """The same stack with handles that depend on nothing (as declared before): CloudFormation creates them all at
+    the start, so the third clip's signal, ~27 h later, is refused (403 "Request has expired"); its condition times
+    out and the stack rolls back."""
+    template = stacks.template("LongLane")
+    for resource in template.resources.values():
+        if resource["Type"] == WAIT_HANDLE_TYPE:
+            resource.pop("DependsOn", None)
+    with rehearse(template, Scenario(default_job=NINE_HOURS)) as rehearsal:
+        started = rehearsal.clock.time()
+        created = rehearsal.deploy(template)
+
+        assert created.status == "ROLLBACK_COMPLETE"
+        handles = by_clip(of_type(created, template, WAIT_HANDLE_TYPE, "Create"))
+        assert {request.sent_at for request in handles.values()} == {started}
+        conditions = by_clip(of_type(created, template, WAIT_CONDITION_TYPE, "Create"))
+        assert conditions["first"].succeeded and conditions["second"].succeeded
+        assert conditions["third"].timed_out
+        third_job = next(
+            j
+            for j in rehearsal.emulator.jobs()
+            if j["Status"] == "COMPLETED" and ended_at(j) > started + HANDLE_URL_EXPIRES_SECONDS
+        )
+        refused = rehearsal.endpoint.refused
+        assert refused and {r.code for r in refused} == {"AccessDenied"}
+        assert refused[0].at == ended_at(third_job)  # its end's signal: the first one refused
+        assert len({r.url_id for r in refused}) == 1
