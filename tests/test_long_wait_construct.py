@@ -76,6 +76,8 @@ def test_past_an_hour_the_job_waits_on_a_wait_condition_and_attributes_come_from
         spec.RESULT_RESOURCE_TYPE,
         {"JobArn": {"Fn::GetAtt": [job, "Arn"]}, "Condition": {"Ref": condition}, "JobTags": {"team": "media"}},
     )
+    # Room for an answer whose PUT failed for a whole try (50 s) to land on a later poll (every 300 s): three tries.
+    assert body["Resources"][result]["Properties"]["ServiceTimeout"] == str(3 * (300 + 50))
     assert body["Outputs"]["Arn"]["Value"] == {"Fn::GetAtt": [result, "Arn"]}
     assert clip.resource.node.default_child is not None  # the job's own resource stays `resource`
 

@@ -31,8 +31,10 @@ from constructs import Construct
 
 from mediapackage_harvest.contract import spec
 
-# How long CloudFormation waits for the result resource (one GetHarvestJob).
-RESULT_SERVICE_TIMEOUT = Duration.minutes(5)
+# How long CloudFormation waits for the result resource: one GetHarvestJob, answered at once, unless the answer's PUT
+# fails for a whole try; then each poll (a poll period later) tries again. Room for the first try and two retries.
+RESULT_ANSWER_TRIES = 3
+RESULT_SERVICE_TIMEOUT = Duration.seconds(RESULT_ANSWER_TRIES * (spec.POLL_PERIOD_SECONDS + spec.ANSWER_TRY_SECONDS))
 SUFFIX_CHARS = 10
 
 

@@ -23,7 +23,7 @@ from mediapackage_harvest.contract import spec
 MAX_BODY_BYTES = spec.RESPONSE_BODY_MAX_BYTES
 SOCKET_TIMEOUT_SECONDS = 10.0
 MAX_RETRY_DELAY_SECONDS = 8.0
-ANSWER_TRY_SECONDS = 50.0  # one invocation's PUT attempts; then the next poll (a period later) tries
+ANSWER_TRY_SECONDS = float(spec.ANSWER_TRY_SECONDS)  # one invocation's PUT attempts; then the next poll tries
 
 
 def response_body(

@@ -23,7 +23,7 @@ from harvest_handler import aws_clients
 from harvest_handler.model import LambdaContext, error_code
 from mediapackage_harvest.contract import spec
 
-POLL_PERIOD_SECONDS = 300.0  # the fallback when a job's events are lost
+POLL_PERIOD_SECONDS = float(spec.POLL_PERIOD_SECONDS)  # the fallback when a job's events are lost
 POLL_PERIOD_MINUTES = round(POLL_PERIOD_SECONDS / 60)
 TARGET_ID = "1"  # crhelper's own target id, kept so a rule made by either looks the same
 INPUT_MAX_CHARS = 8192  # EventBridge's limit on a target's Input

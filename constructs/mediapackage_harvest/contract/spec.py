@@ -58,6 +58,10 @@ RESULT_JOB_ARN = "JobArn"
 
 # Environment of the handler function.
 POLL_RULE_PREFIX_ENV = "HARVEST_POLL_RULE_PREFIX"
+# The handler's rhythm: its rules poll a request or a watch this often (the fallback when a job's events are lost),
+# and one invocation tries to PUT an answer this long before leaving it on the request's rule for the next poll.
+POLL_PERIOD_SECONDS = 300
+ANSWER_TRY_SECONDS = 50
 
 
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
