@@ -260,12 +260,16 @@ def test_one_events_permission_for_all_polling_rules(synth: Synth) -> None:
 
 
 def test_one_rule_routes_the_stacks_job_events_to_the_handler(synth: Synth) -> None:
-    """One rule for the stack's three jobs, matching only MediaPackage v2's harvest-job events, with one invoke
-    permission of its own; the polling permission every job waits for waits for both."""
+    """One rule for the stack's three jobs, matching only MediaPackage v2's harvest-job events of the stack's two
+    endpoints, with one invoke permission of its own; the polling permission every job waits for waits for both."""
     (rule_id, rule), function_id = synth.only("AWS::Events::Rule"), synth.only("AWS::Lambda::Function")[0]
-    assert rule["Properties"]["EventPattern"] == {
+    assert flat(rule["Properties"]["EventPattern"]) == {
         "source": ["aws.mediapackagev2"],
         "detail-type": ["MediaPackageV2 HarvestJob Notification"],
+        "resources": [
+            {"prefix": f"{ARN_PREFIX}channelGroup/live/channel/main/originEndpoint/{endpoint}/harvestJob/"}
+            for endpoint in ("hls", "llhls")
+        ],
     }
     assert rule["Properties"]["State"] == "ENABLED"
     assert [flat(t) for t in rule["Properties"]["Targets"]] == [{"Arn": "${" + function_id + ".Arn}", "Id": "handler"}]

@@ -19,6 +19,7 @@ from tests.template_values import as_list, flat
 from tests.v1.v1_stacks import END, GIVEN_ROLE_ARN, START, mixed_stack, template_json
 
 ACCOUNT_ARN = "arn:${AWS::Partition}:mediapackage:${AWS::Region}:${AWS::AccountId}"
+ARN_PREFIX = "arn:${AWS::Partition}:mediapackagev2:${AWS::Region}:${AWS::AccountId}:"
 V1_ENDPOINT_ARNS = [f"{ACCOUNT_ARN}:origin_endpoints/{endpoint}" for endpoint in ("sports-hls", "news-dash")]
 
 
@@ -154,13 +155,19 @@ def test_the_job_waits_for_its_role_policy_and_the_polling_permission(mixed: Mix
 
 
 def test_one_rule_routes_both_flavours_job_events(mixed: Mixed) -> None:
+    """Either flavour's events, each of the stack's endpoints only (v1 by the endpoint Id in the event's detail)."""
     (rule,) = mixed.of_type("AWS::Events::Rule").values()
-    pattern = rule["Properties"]["EventPattern"]
-    assert sorted(pattern["source"]) == ["aws.mediapackage", "aws.mediapackagev2"]
-    assert sorted(pattern["detail-type"]) == [
-        "MediaPackage HarvestJob Notification",
-        "MediaPackageV2 HarvestJob Notification",
-    ]
+    v1, v2 = flat(rule["Properties"]["EventPattern"])["$or"]
+    assert v1 == {
+        "source": ["aws.mediapackage"],
+        "detail-type": ["MediaPackage HarvestJob Notification"],
+        "detail": {"harvest_job": {"origin_endpoint_id": ["news-dash", "sports-hls"]}},
+    }
+    assert v2 == {
+        "source": ["aws.mediapackagev2"],
+        "detail-type": ["MediaPackageV2 HarvestJob Notification"],
+        "resources": [{"prefix": f"{ARN_PREFIX}channelGroup/live/channel/main/originEndpoint/hls/harvestJob/"}],
+    }
 
 
 def test_handler_may_create_and_describe_v1_jobs_and_pass_only_their_roles(mixed: Mixed) -> None:

@@ -5,22 +5,36 @@ role's MediaPackage statement. The handler polls long jobs with EventBridge rule
 one Lambda permission for ``rule/<rule_prefix>*`` lets all of them invoke it, instead of a permission per rule,
 which would grow the function's resource policy past its 20 KB limit. One more rule per stack (with its own one
 permission) routes MediaPackage's harvest-job events to the handler, for the flavours the stack uses, so a job's
-end is answered at once; every job waits for it (through the polling permission).
+end is answered at once; every job waits for it (through the polling permission). It matches only the jobs of the
+origin endpoints the stack harvests (v2: a ``resources`` prefix per endpoint; v1: ``origin_endpoint_id``), so other
+stacks' jobs do not invoke this function; its pattern is written at synth, once every job has registered.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import NamedTuple
+import json
+from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
+import jsii
+from aws_cdk import (
+    Acknowledgment,
+    Annotations,
+    ArnFormat,
+    Aspects,
+    Duration,
+    IAspect,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from mediapackage_harvest.bundling import handler_code
 from mediapackage_harvest.contract import services, spec
@@ -62,6 +76,11 @@ EVENTS_ACTIONS = (
     "events:DescribeRule",
     "events:ListTargetsByRule",  # a job's event finds the request waiting on the job (harvest_handler.job_events)
 )
+# EventBridge's default limit on an event pattern (adjustable to 4096 on request).
+EVENT_PATTERN_MAX_CHARS = 2048
+# The longest each pseudo parameter can be where this is deployed (aws-us-gov; ap-southeast-5), for the pattern's
+# length at deploy; any other unresolved value (a name given as a token) is taken at MediaPackage's longest name.
+_DEPLOYED_LENGTHS = {"AWS::Partition": 10, "AWS::Region": 14, "AWS::AccountId": 12}
 
 
 class _BucketStatement(NamedTuple):
@@ -103,6 +122,7 @@ class HarvestJobProvider(Construct):
         self._v1_pass_role_statement: iam.PolicyStatement | None = None
         self._v1_roles: set[str] = set()
         self._event_flavours: list[services.Flavour] = []
+        self._v1_endpoint_ids: dict[str, str] = {}  # each v1 endpoint's Id (maybe a token), by its template value
         self.job_events_rule: events.CfnRule | None = None
 
         self.log_group = logs.LogGroup(
@@ -245,25 +265,21 @@ class HarvestJobProvider(Construct):
     def _route_job_events(self, flavour: services.Flavour) -> None:
         """Send MediaPackage's harvest-job events of ``flavour`` (one the stack uses) to the handler: one rule
         and one invoke permission per stack, made with the first job; every job waits for both (by way of the
-        polling permission it already waits for), so no job ends before its events can reach the handler."""
+        polling permission it already waits for), so no job ends before its events can reach the handler. The
+        rule's pattern names the stack's endpoints, which register after it: it is written at synth."""
         if flavour in self._event_flavours:
             return
         self._event_flavours.append(flavour)
-        pattern = {
-            "source": [f.event_source for f in self._event_flavours],
-            "detail-type": [f.event_detail_type for f in self._event_flavours],
-        }
         if self.job_events_rule is not None:
-            self.job_events_rule.event_pattern = pattern
             return
         self.job_events_rule = events.CfnRule(
             self,
             "JobEvents",
             description="cdk-mediapackage-harvest: MediaPackage harvest-job events to the handler",
-            event_pattern=pattern,
             state="ENABLED",
             targets=[events.CfnRule.TargetProperty(id="handler", arn=self.function.function_arn)],
         )
+        Aspects.of(self.job_events_rule).add(_WriteJobEventsPattern(self))
         events_permission = lambda_.CfnPermission(
             self,
             "JobEventsPermission",
@@ -274,6 +290,55 @@ class HarvestJobProvider(Construct):
             source_account=self.stack.account,
         )
         self.permission.node.add_dependency(events_permission)
+
+    def job_events_pattern(self) -> dict[str, Any]:
+        """The job-event rule's pattern: each flavour's events of the stack's endpoints only, in one ``$or`` when
+        the stack has both. Past EventBridge's :data:`EVENT_PATTERN_MAX_CHARS` (many endpoints) the v2 part
+        matches the endpoints' channel groups, then the flavours' every job (a synth warning says so): wider, never
+        wrong, as the handler acts only on the jobs its own rules wait on."""
+        arn_parts = {"partition": self.stack.partition, "region": self.stack.region, "account": self.stack.account}
+        endpoints = [origin_endpoint_arn(*key, **arn_parts) for key in self._endpoints]
+        narrowest = self._distinct([f"{arn}/harvestJob/" for arn in endpoints])
+        groups = self._distinct([f"{endpoint_and_parents(arn)[0]}/" for arn in endpoints])
+        v1_ids = [self._v1_endpoint_ids[key] for key in sorted(self._v1_endpoint_ids)]
+        pattern = self._pattern(narrowest, v1_ids)
+        wanted = self._deployed_length(pattern)
+        if wanted <= EVENT_PATTERN_MAX_CHARS:
+            return pattern
+        pattern, matched = self._pattern(groups, v1_ids), "channel groups"
+        if self._deployed_length(pattern) > EVENT_PATTERN_MAX_CHARS:
+            pattern, matched = self._pattern([], []), "flavours (every job)"
+        self._warn_wider_job_events(wanted, matched)
+        return pattern
+
+    def _pattern(self, prefixes: list[str], v1_ids: list[str]) -> dict[str, Any]:
+        branches: list[dict[str, Any]] = []
+        for flavour in self._event_flavours:
+            branch: dict[str, Any] = {"source": [flavour.event_source], "detail-type": [flavour.event_detail_type]}
+            if flavour is services.V2 and prefixes:
+                branch["resources"] = [{"prefix": prefix} for prefix in prefixes]
+            elif flavour is services.V1 and v1_ids:
+                branch["detail"] = {"harvest_job": {"origin_endpoint_id": v1_ids}}
+            branches.append(branch)
+        return branches[0] if len(branches) == 1 else {"$or": branches}
+
+    def _distinct(self, values: list[str]) -> list[str]:
+        """Each value once, in the order of their template text (stable whatever the order jobs were declared)."""
+        by_text = {json.dumps(self.stack.resolve(value)): value for value in values}
+        return [by_text[text] for text in sorted(by_text)]
+
+    def _deployed_length(self, pattern: dict[str, Any]) -> int:
+        """The pattern's length as EventBridge will count it, pseudo parameters and tokens at their longest."""
+        return len(json.dumps(_at_longest(self.stack.resolve(pattern)), separators=(",", ":")))
+
+    def _warn_wider_job_events(self, length: int, matched: str) -> None:
+        assert self.job_events_rule is not None
+        Annotations.of(self.job_events_rule).add_warning_v2(
+            "mediapackage-harvest:jobEventsPattern",
+            f"Naming each origin endpoint would make the job-event rule's pattern about {length} characters, over "
+            f"EventBridge's {EVENT_PATTERN_MAX_CHARS}: it matches the harvest jobs of the stack's {matched} instead, "
+            "so other jobs' events invoke the handler too (it ignores them); fewer endpoints per stack keep it narrow.",
+        )
 
     def _add_resources(self, label: str, statement: iam.PolicyStatement, arns: tuple[str, ...]) -> None:
         """Add each ARN to ``statement`` once, however many endpoints share its channel group or channel."""
@@ -296,6 +361,7 @@ class HarvestJobProvider(Construct):
         if key_text in self._v1_endpoints:
             return
         self._v1_endpoints.add(key_text)
+        self._v1_endpoint_ids[key_text] = origin_endpoint_id
         if self._v1_endpoint_read_statement is None:
             self._v1_endpoint_read_statement = iam.PolicyStatement(actions=[V1_ENDPOINT_READ_ACTION])
             self.role.add_to_principal_policy(self._v1_endpoint_read_statement)
@@ -352,6 +418,37 @@ class HarvestJobProvider(Construct):
             return
         self._v1_roles.add(key_text)
         self._v1_pass_role_statement.add_resources(role.role_arn)
+
+
+@jsii.implements(IAspect)
+class _WriteJobEventsPattern:
+    """Writes the job-event rule's pattern when synthesis visits the rule: every job has registered by then."""
+
+    def __init__(self, provider: HarvestJobProvider) -> None:
+        self.provider = provider
+        self.done = False
+
+    def visit(self, node: IConstruct) -> None:
+        rule = self.provider.job_events_rule
+        if not self.done and rule is not None and node is rule:
+            self.done = True
+            rule.event_pattern = self.provider.job_events_pattern()
+
+
+def _at_longest(value: Any) -> Any:
+    """A resolved template value with each intrinsic as the longest text it can deploy as (for a length)."""
+    if isinstance(value, list):
+        return [_at_longest(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(str(_at_longest(part)) for part in parts)
+    if "Ref" in value and value["Ref"] in _DEPLOYED_LENGTHS:
+        return "x" * _DEPLOYED_LENGTHS[value["Ref"]]
+    if len(value) == 1 and next(iter(value)).startswith(("Ref", "Fn::")):
+        return "x" * spec.NAME_MAX
+    return {key: _at_longest(item) for key, item in value.items()}
 
 
 def nag_arn(arn: str, stack: Stack) -> str:
