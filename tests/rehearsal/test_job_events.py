@@ -10,9 +10,13 @@ answer, and that polling still answers when every event is lost.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+import boto3
 from aws_cdk import App, Stack
+from moto.events.models import EventPattern
 
 from mediapackage_harvest import HarvestJob
 from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
@@ -22,7 +26,7 @@ from mediapackage_harvest.rehearsal.scenario import EventDelivery, JobScript, Sc
 from tests.rehearsal.stacks import Synthesized
 from tests.reliability.faults import FaultRehearsal
 from tests.reliability.helpers import JOB_PROPS, REHEARSAL_START
-from tests.v1.v1_stacks import AFTER, rehearsal_template, v1_stack
+from tests.v1.v1_stacks import AFTER, END, START, mixed_stack, rehearsal_template, v1_stack
 
 LONG_JOB = JobScript(queued_seconds=5, in_progress_seconds=115)  # ends after the hand-over (8 s), before a poll
 FAILURE = "Manifest index is not available on origin endpoint hls"
@@ -288,6 +292,114 @@ def test_malformed_events_change_nothing_and_raise_nothing(stacks: Synthesized) 
         assert rehearsal.eventbridge.calls[marked:] == []
         assert rehearsal.emulator.calls[calls:] == []
         assert responses(rehearsal) == 1  # the Create's own answer only
+
+
+# Other stacks' jobs ---------------------------------------------------------------------------------------------
+
+ELSEWHERE = JobScript(queued_seconds=5, in_progress_seconds=20)  # ends before this stack's jobs do
+
+
+def spy_on_events(rehearsal: Rehearsal) -> list[dict[str, Any]]:
+    """Every event the emulators put on the bus (matched or not), in order."""
+    published: list[dict[str, Any]] = []
+    publish = rehearsal.event_bus.publish
+
+    def record(event: dict[str, Any]) -> None:
+        published.append(event)
+        publish(event)
+
+    for emulator in (rehearsal.emulator, rehearsal.emulator_v1):
+        emulator.publish_events(record, rehearsal.event_bus.wake_at)
+    return published
+
+
+def elsewhere(rehearsal: Rehearsal, service: str, create: Callable[[Any], object]) -> None:
+    """Another team's job, created straight through the emulator's API (botocore) 10 s into the deploy."""
+    url = rehearsal.emulator.url if service == "mediapackagev2" else rehearsal.emulator_v1.url
+    client = boto3.client(service, region_name="us-east-1", endpoint_url=url)  # a caller the stack's IAM is not
+    rehearsal.clock.call_later(10.0, lambda: create(client))
+
+
+def create_v2_elsewhere(client: Any) -> object:
+    return client.create_harvest_job(
+        ChannelGroupName="live",
+        ChannelName="main",
+        OriginEndpointName="other-teams-hls",
+        HarvestJobName="other-teams-clip",
+        HarvestedManifests={"HlsManifests": [{"ManifestName": "index"}]},
+        ScheduleConfiguration={"StartTime": START, "EndTime": END},
+        Destination={"S3Destination": {"BucketName": "other-teams-bucket", "DestinationPath": "clips/"}},
+    )
+
+
+def create_v1_elsewhere(client: Any) -> object:
+    return client.create_harvest_job(
+        Id="other-teams-v1-clip",
+        OriginEndpointId="weather-hls",
+        StartTime=START.isoformat(),
+        EndTime=END.isoformat(),
+        S3Destination={
+            "BucketName": "other-teams-bucket",
+            "ManifestKey": "clips/index.m3u8",
+            "RoleArn": "arn:aws:iam::123456789012:role/other-team",
+        },
+    )
+
+
+def stack_pattern(rehearsal: Rehearsal) -> EventPattern:
+    (name,) = rehearsal.event_bus.stack_rules
+    return EventPattern.load(rehearsal.events.describe_rule(Name=name)["EventPattern"])
+
+
+def test_a_job_of_another_endpoint_never_invokes_this_stacks_function(stacks: Synthesized) -> None:
+    """Another team's job on another endpoint ends while this stack's job runs: its events reach the bus and match
+    what every MediaPackage v2 harvest-job event matches, but not the stack's rule, so the function is never invoked
+    for them; this stack's own job is still answered by its event the moment it ends."""
+    template = stacks.template("One")
+    scenario = Scenario(default_job=LONG_JOB, jobs={"other-teams-clip": ELSEWHERE})
+    with Rehearsal(scenario, start=default_start(template)) as rehearsal:
+        published = spy_on_events(rehearsal)
+        elsewhere(rehearsal, "mediapackagev2", create_v2_elsewhere)
+        result = rehearsal.deploy(template)
+        create = create_of(result)
+        jobs = {job["HarvestJobName"]: job for job in rehearsal.emulator.jobs()}
+        other = jobs.pop("other-teams-clip")
+        (own,) = jobs.values()
+
+        assert result.status == "CREATE_COMPLETE"
+        assert other["Status"] == "COMPLETED" and ended_at(other) < ended_at(own)
+        others = [e for e in published if e["resources"] == [other["Arn"]]]
+        every_harvest_job = EventPattern.load(json.dumps({"source": ["aws.mediapackagev2"]}))
+        assert len(others) == 3 and all(every_harvest_job.matches_event(e) for e in others)  # the old rule's reach
+        assert not any(stack_pattern(rehearsal).matches_event(e) for e in others)
+        delivered = rehearsal.timeline.where("eventbridge", "event delivered")
+        assert {e.resource for e in delivered} == {own["HarvestJobName"]}
+        assert "other-teams-clip" not in {e.resource for e in rehearsal.timeline.where("lambda", "invoked")}
+        assert answered_by(rehearsal, create) == "EventBridge event"
+        assert create.answered_at is not None and 0 <= create.answered_at - ended_at(own) <= 1.0
+
+
+def test_with_both_flavours_each_jobs_own_events_answer_and_other_teams_do_not() -> None:
+    """One rule, one ``$or`` pattern (moto's matcher, as EventBridge's, takes ``$or`` and ``prefix`` on the
+    ``resources`` list): the stack's v1 and v2 jobs are answered by their events, other endpoints' jobs of either
+    flavour invoke nothing."""
+    template = rehearsal_template(mixed_stack())
+    scenario = Scenario(default_job=LONG_JOB, jobs={"other-teams-clip": ELSEWHERE, "other-teams-v1-clip": ELSEWHERE})
+    with Rehearsal(scenario, start=AFTER + timedelta(minutes=1)) as rehearsal:
+        published = spy_on_events(rehearsal)
+        elsewhere(rehearsal, "mediapackagev2", create_v2_elsewhere)
+        elsewhere(rehearsal, "mediapackage", create_v1_elsewhere)
+        result = rehearsal.deploy(template)
+
+        assert result.status == "CREATE_COMPLETE"
+        creates = [r for r in result.requests if r.request_type == "Create"]
+        assert len(creates) == 3 and all(answered_by(rehearsal, r) == "EventBridge event" for r in creates)
+        others = [e for e in published if str(e["resources"][0]).split("/")[-1].startswith("other-teams-")]
+        assert {str(e["source"]) for e in others} == {"aws.mediapackage", "aws.mediapackagev2"}
+        assert not any(stack_pattern(rehearsal).matches_event(e) for e in others)
+        invoked = {e.resource for e in rehearsal.timeline.where("lambda", "invoked")}
+        assert not {"other-teams-clip", "other-teams-v1-clip"} & invoked
+        assert rehearsal.destroy().status == "DELETE_COMPLETE"
 
 
 # Every event lost ------------------------------------------------------------------------------------------------
