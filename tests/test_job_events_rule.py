@@ -120,9 +120,8 @@ def test_an_endpoint_given_as_a_construct_is_matched_by_its_names() -> None:
         manifests=[alpha.Manifest.hls(manifest_name="index")],
         startover_window=Duration.days(1),
     )
-    window = {"start_time": RECENT, "end_time": RECENT + timedelta(minutes=30)}
-    v2_job(stack, "FromL1", origin_endpoint=l1, **window)
-    v2_job(stack, "FromL2", origin_endpoint=l2, **window)
+    for id, construct in (("FromL1", l1), ("FromL2", l2)):
+        v2_job(stack, id, origin_endpoint=construct, start_time=RECENT, end_time=RECENT + timedelta(minutes=30))
 
     assert pattern_of(stack)["resources"] == [jobs_of("live", "main", "hls"), jobs_of("sports", "arena", "cmaf")]
 

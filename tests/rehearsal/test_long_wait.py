@@ -301,8 +301,9 @@ def test_a_long_clip_behind_two_others_signals_a_url_minted_as_it_started(stacks
         conditions = by_clip(of_type(created, template, WAIT_CONDITION_TYPE, "Create"))
         for clip in LONG_LANE:
             assert handles[clip].sent_at == jobs[clip].sent_at  # created together, as the job starts
-            assert handles[clip].response is not None
-            assert minted_at(handles[clip].response["PhysicalResourceId"]) == int(handles[clip].sent_at)
+            created_handle = handles[clip].response
+            assert created_handle is not None
+            assert minted_at(created_handle["PhysicalResourceId"]) == int(handles[clip].sent_at)
         assert handles["third"].sent_at >= results["second"].answered_at  # type: ignore[operator]
         signalled = conditions["third"].answered_at
         assert signalled is not None and signalled - started > HANDLE_URL_EXPIRES_SECONDS
