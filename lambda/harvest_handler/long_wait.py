@@ -124,7 +124,7 @@ def watch(inv: Invocation, job: Job, signal: Signal, answer: Outcome) -> Outcome
         _put_watch_rule(watched, dict(inv.event), inv.context)
     except Exception as error:
         logger.exception("Could not set up the watch of the harvest job")
-        cause = f"could not set up the watch that signals its wait condition: {cause_of(error)}"
+        cause = f"could not watch the job for its wait condition: {cause_of(error)}"
         if inv.event.request_type == "Update" and job.arn != inv.event.physical_resource_id:
             _cancel_quietly(inv.service, job.arn)  # a replacement's new job: no rollback will ever see it
         return Failed(reason(f"Harvest job {job.name}", cause))

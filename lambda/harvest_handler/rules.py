@@ -31,9 +31,10 @@ NAME_MAX = 64
 HASH_CHARS = 16
 PREFIX_MAX = NAME_MAX - HASH_CHARS - 1
 PREFIX_PATTERN = re.compile(r"[.\-_A-Za-z0-9]+")
+# At most ~130 characters: it ends a Reason of 256 after the job's name and what could not be done.
 QUOTA_REACHED = (
-    "EventBridge's quota of rules is reached (default event bus: 300 per Region by default, 100 in some; "
-    "Service Quotas L-244521F2): delete unused rules or ask for more"
+    "LimitExceededException: EventBridge's rule quota is reached (300 per Region by default, L-244521F2): delete "
+    "unused rules or raise it"
 )
 
 
