@@ -32,6 +32,11 @@ def test_the_readme_marks_every_python_example_runnable() -> None:
     assert (REPO / "README.md").read_text().count("```python") == len(BLOCKS)
 
 
+def test_the_readme_stays_a_guide_of_at_most_40_kb() -> None:
+    """The README is the package's description on the index: install, use, props; lab notes go to docs/."""
+    assert len((REPO / "README.md").read_bytes()) <= 40 * 1024
+
+
 @pytest.mark.parametrize(("how", "code"), BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_a_readme_example_runs_as_written(how: str, code: str, tmp_path: Path) -> None:
     env = {**os.environ, "CDK_OUTDIR": str(tmp_path / "cdk.out")}

@@ -3,8 +3,9 @@
 CloudFormation rejects a body over 4096 bytes and keeps 256 characters of Reason (``model.fit_reason``). The S3
 URL behind the ResponseURL now and then answers 5xx or drops the connection; crhelper 2.0.12 counts any HTTP answer
 (5xx included) as delivered and retries connection errors with ``time.sleep``. Here both are retried with backoff
-on the handler clock until the Lambda's time is nearly out. The URL is a bearer credential: it is never logged.
-The wait condition's signal (long-wait mode) goes the same way.
+on the handler clock until the Lambda's time is nearly out. A 4xx is final: the URL has expired, was altered or
+its handle deleted, and no later attempt can land (:data:`Delivery.REFUSED`). The URL is a bearer credential: it
+is never logged. The wait condition's signal (long-wait mode) goes the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import http.client
 import json
 import ssl
 from collections.abc import Mapping
+from enum import Enum
 from urllib.parse import urlsplit, urlunsplit
 
 from harvest_handler import clock as handler_clock
@@ -24,6 +26,15 @@ MAX_BODY_BYTES = spec.RESPONSE_BODY_MAX_BYTES
 SOCKET_TIMEOUT_SECONDS = 10.0
 MAX_RETRY_DELAY_SECONDS = 8.0
 ANSWER_TRY_SECONDS = float(spec.ANSWER_TRY_SECONDS)  # one invocation's PUT attempts; then the next poll tries
+TRANSIENT_4XX = frozenset({408, 429})  # the two 4xx answers a later attempt may get past
+
+
+class Delivery(Enum):
+    """How a PUT ended: landed (2xx), refused for good (4xx), or not delivered yet (5xx, network, out of time)."""
+
+    LANDED = "landed"
+    REFUSED = "refused"
+    UNDELIVERED = "undelivered"
 
 
 def response_body(
@@ -60,10 +71,10 @@ def response_body(
     return json.dumps(body).encode()
 
 
-def put_response(url: str, body: bytes, *, give_up_at: float) -> bool:
+def put_response(url: str, body: bytes, *, give_up_at: float) -> Delivery:
     """PUT ``body`` to ``url``; retry 5xx and connection errors with backoff until ``give_up_at`` (clock time).
 
-    True once an attempt got a 2xx. A 4xx is final (an expired or altered URL will not heal).
+    A 4xx other than 408 and 429 is final: an expired or altered URL will not heal.
     """
     attempt = 0
     while True:
@@ -75,15 +86,19 @@ def put_response(url: str, body: bytes, *, give_up_at: float) -> bool:
         else:
             if 200 <= status < 300:
                 logger.info("CloudFormation response delivered", extra={"attempt": attempt, "http_status": status})
-                return True
-            if status < 500:
-                logger.error("CloudFormation response rejected; not retrying", extra={"http_status": status})
-                return False
+                return Delivery.LANDED
+            if status < 500 and status not in TRANSIENT_4XX:
+                logger.error(
+                    "CloudFormation refused the PUT for good (its URL expired, was altered, or its handle is gone); "
+                    "not retrying",
+                    extra={"http_status": status},
+                )
+                return Delivery.REFUSED
             problem = f"HTTP {status}"
         delay = min(2.0 ** (attempt - 1), MAX_RETRY_DELAY_SECONDS)
         if handler_clock.current.time() + delay > give_up_at:
             logger.error("CloudFormation response not delivered; out of time", extra={"attempts": attempt})
-            return False
+            return Delivery.UNDELIVERED
         logger.warning(
             "CloudFormation response PUT failed; retrying",
             extra={"attempt": attempt, "problem": problem, "retry_in_seconds": delay},

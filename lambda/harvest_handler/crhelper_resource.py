@@ -14,8 +14,8 @@ The overrides, each because crhelper has no extension point for it (docs/design.
   turns them off; only SAM's local mode does): it runs in local mode, then the instance is put back as it was.
 - ``_set_timeout``: crhelper's ``threading.Timer`` runs on wall-clock time; here the timer runs on
   ``harvest_handler.clock`` (virtual time in the rehearsal) and its answer names the job.
-- ``_get_func``: a poll whose request was answered meanwhile (its rule gone), or that only carries a stored answer
-  or a retire mark, runs no function (see "Exactly one answer").
+- ``_get_func``: a poll that only carries a stored answer or a retire mark runs no function (see "Exactly one
+  answer").
 - ``_polling_init``: crhelper hands every first invocation over to EventBridge, even one that has already finished,
   names the rule after the logical id plus random characters (over EventBridge's 64 for long ids, another rule on
   redelivery), adds a Lambda permission per rule (the function's policy fills at 20 KB) and removes the rule before
@@ -29,8 +29,9 @@ The overrides, each because crhelper has no extension point for it (docs/design.
 
 Exactly one answer per request, and never none, with EventBridge and Lambda delivering at least once:
 
-- A poll first asks EventBridge whether its rule still exists (DescribeRule). The rule is removed only after an
-  answer has landed, so a poll whose rule is gone is a second delivery of a poll already answered: it does nothing.
+- A poll runs as its rule's stored Input, read from EventBridge by the entry point (``index.py``), never as the
+  invocation's payload. The rule is removed only after an answer has landed, so a poll whose rule is gone is a
+  second delivery of a poll already answered: it does nothing. Before PUTting, a poll's answer looks again.
 - An answer is PUT for at most ``ANSWER_TRY_SECONDS`` (less than the poll period, so two polls never try at once).
   One that did not land is left on the request's rule for the next poll to deliver (an "answer" poll).
 - After an answer has landed the rule is removed: targets, rule, then DescribeRule to see it gone, a few times.
@@ -56,7 +57,7 @@ from crhelper import FAILED, SUCCESS, CfnResource
 
 from harvest_handler import clock as handler_clock
 from harvest_handler import model, rules
-from harvest_handler.cfn_response import ANSWER_TRY_SECONDS, put_response, response_body
+from harvest_handler.cfn_response import ANSWER_TRY_SECONDS, Delivery, put_response, response_body
 from harvest_handler.logs import logger, quiet_libraries
 from harvest_handler.model import (
     POLL_FLAG,
@@ -101,14 +102,11 @@ class Answer:
     Data: Mapping[str, str] = field(default_factory=dict)
 
 
-class _Skip:
-    """This poll has nothing to answer: its request is answered elsewhere, or it only removes a rule."""
-
-    def __init__(self, why: str) -> None:
-        self.why = why
+class _Retire:
+    """This poll has nothing to answer: its request was answered, and it only removes the rule."""
 
 
-STALE, RETIRE = _Skip("stale poll"), _Skip("retire the rule")
+RETIRE = _Retire()
 
 _construct_lock = threading.Lock()
 
@@ -143,7 +141,7 @@ class SafeCfnResource(CfnResource):
             )
         self._sam_local = sam_local  # crhelper's local mode only when SAM really runs the function
         quiet_libraries()
-        self._outcome: Outcome | Answer | _Skip | None = None
+        self._outcome: Outcome | Answer | _Retire | None = None
         self._created_rule = ""
         self._failure_id = ""
         self._time_out_at = float("inf")
@@ -208,9 +206,6 @@ class SafeCfnResource(CfnResource):
             if event.get(RETIRE_KEY):
                 self._outcome = RETIRE
                 return None
-            if not self._rule_exists(rules.name_of(str(event[RULE_KEY])), unknown=True):
-                self._outcome = STALE
-                return None
             if event.get(ANSWER_KEY):
                 self._outcome = Answer(**event[ANSWER_KEY])
                 return None
@@ -224,8 +219,6 @@ class SafeCfnResource(CfnResource):
             outcome = self._outcome if self._outcome is not None else self._crhelper_outcome()
             if outcome is RETIRE:
                 self._retire(str(event[RULE_KEY]))
-            elif isinstance(outcome, _Skip):
-                logger.info("This poll's rule is gone: another delivery answered the request; nothing to do")
             elif isinstance(outcome, Answer):
                 self._deliver(outcome)
             elif isinstance(outcome, InProgress):
@@ -412,7 +405,8 @@ class SafeCfnResource(CfnResource):
         if poll and not self._event.get(ANSWER_KEY) and not self._rule_exists(rules.name_of(rule_arn), unknown=True):
             logger.info("The request was answered meanwhile (its rule is gone): not answering again")
             return
-        if put_response(str(self._event["ResponseURL"]), body, give_up_at=self._give_up_at()):
+        delivery = put_response(str(self._event["ResponseURL"]), body, give_up_at=self._give_up_at())
+        if delivery is not Delivery.UNDELIVERED:
             if rule_arn:
                 self._retire(rule_arn)
             return

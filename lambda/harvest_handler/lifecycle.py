@@ -32,6 +32,7 @@ from harvest_handler.model import (
     DISAPPEARED,
     EVENT_MESSAGE_KEY,
     NO_ERROR_MESSAGE,
+    SAME_CONDITION,
     STATE_KEY,
     Failed,
     InProgress,
@@ -136,10 +137,14 @@ def update(inv: Invocation) -> Outcome:
         logger.thread_safe_append_keys(job_name=job.name)
         if only_lifecycle_changed(old, props) or inv.service.matches(job, props):
             answer = update_in_place(inv, job, old, props)
-            signal = long_wait.Signal.of(props)
-            if signal is None or signal == long_wait.Signal.of(old):
+            signal, old_signal = long_wait.Signal.of(props), long_wait.Signal.of(old)
+            if signal is None and old_signal is not None:
+                long_wait.stop_watching(job.arn)  # nobody waits on the old condition's watch any more
+            if signal is None or signal == old_signal:
                 return answer
             return long_wait.watch(inv, job, signal, answer)  # a new wait condition waits on the kept job
+        if long_wait.same_condition(old, props):
+            return Failed(reason(f"Harvest job {job.name}", SAME_CONDITION))
         clash = inv.service.name_clash(job, props)
         if clash:
             return Failed(

@@ -6,8 +6,16 @@ request is answered as soon as the job exists; from then on a *watch* follows th
 ``rules.job_rule_name(job ARN)`` whose target Input is a "signal watch" (:data:`WATCH_KEY`).
 Each fire (:func:`poll`) re-reads the job and, once it has ended, PUTs the condition's signal: SUCCESS when it
 COMPLETED, FAILURE with the service's ErrorMessage otherwise; at the watch's deadline it cancels the job and
-signals FAILURE saying so. Once a signal has landed the rule is removed. A Delete of the job's resource removes the
-rule too (:func:`stop_watching`).
+signals FAILURE saying so. Once a signal has landed, or been refused for good (a 4xx: the handle is gone or its URL
+expired), the rule is removed. The watch ends with the request that made it: a Delete of the job's resource, and
+an Update that keeps the job but drops its signal, remove the rule (:func:`stop_watching`); an Update that gives the
+kept job a new signal replaces the rule's Input. A poll runs as the rule's stored Input (``index.py``), so a forged
+invocation can neither move a deadline nor name another URL.
+
+A condition is only ever signalled for the job it was declared for: an Update that would replace the job but
+brings the same ``SignalUrl`` (the condition's id comes from the template's values at synth, and what changed was
+resolved at deploy: a parameter, an import, a reference) fails before creating anything (:func:`same_condition`),
+and the result resource fails unless the job it reads has COMPLETED.
 
 Signals are idempotent (one ``UniqueId`` per job: a second PUT replaces the first), so a fire delivered twice, or
 an event-driven run of the same Input, does no harm. A fire whose rule is gone does nothing.
@@ -28,16 +36,18 @@ from typing import Any
 
 from harvest_handler import clock as handler_clock
 from harvest_handler import rules
-from harvest_handler.cfn_response import ANSWER_TRY_SECONDS, put_response
+from harvest_handler.cfn_response import ANSWER_TRY_SECONDS, Delivery, put_response
 from harvest_handler.logs import logger
 from harvest_handler.model import (
     DISAPPEARED,
     ENDED,
     NO_ERROR_MESSAGE,
+    RULE_KEY,
     Failed,
     HarvestService,
     Invocation,
     Job,
+    JobStatus,
     LambdaContext,
     Outcome,
     Succeeded,
@@ -89,9 +99,9 @@ class Watch:
     url: str
 
     def to_poll(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """The rule's target Input: the watch, plus the keys that route and label it like a poll."""
+        """The rule's target Input: the watch, its rule, and the keys that route and label it like a poll."""
         labels = {key: event[key] for key in ("StackId", "LogicalResourceId", "ResourceType") if key in event}
-        return {**labels, WATCH_KEY: vars(self)}
+        return {**labels, RULE_KEY: rules.job_rule_name(self.job), WATCH_KEY: vars(self)}
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Watch:
@@ -106,12 +116,15 @@ def watch(inv: Invocation, job: Job, signal: Signal, answer: Outcome) -> Outcome
     now = handler_clock.current.time()
     watched = Watch(job.arn, job.name, now + signal.timeout - WATCH_DEADLINE_MARGIN_SECONDS, signal.timeout, signal.url)
     try:
-        if job.status in ENDED and _signal(watched, job.status, job.error_message, give_up_at=_give_up_at(inv)):
-            return answer
+        if job.status in ENDED:
+            delivery = _signal(watched, job.status, job.error_message, give_up_at=_give_up_at(inv))
+            if delivery is not Delivery.UNDELIVERED:
+                stop_watching(job.arn)  # an earlier signal's watch of the kept job, if any, has nobody to tell
+                return answer
         _put_watch_rule(watched, dict(inv.event), inv.context)
     except Exception as error:
         logger.exception("Could not set up the watch of the harvest job")
-        cause = f"could not set up the watch that signals its wait condition: {cause_of(error)}"
+        cause = f"could not watch the job for its wait condition: {cause_of(error)}"
         if inv.event.request_type == "Update" and job.arn != inv.event.physical_resource_id:
             _cancel_quietly(inv.service, job.arn)  # a replacement's new job: no rollback will ever see it
         return Failed(reason(f"Harvest job {job.name}", cause))
@@ -126,9 +139,15 @@ def _cancel_quietly(service: HarvestService, job_arn: str) -> None:
         logger.warning("Could not cancel the unwatched harvest job", extra={"problem": cause_of(error)})
 
 
+def same_condition(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether an Update brings the wait condition the old properties had (the same ``SignalUrl``)."""
+    old_signal, new_signal = Signal.of(old), Signal.of(new)
+    return old_signal is not None and new_signal is not None and old_signal.url == new_signal.url
+
+
 def stop_watching(job_arn: str) -> None:
-    """Remove the job's watch rule, if any (a Delete of the job's resource); a failure is logged, not raised: the
-    watch removes itself once its deadline has long passed."""
+    """Remove the job's watch rule, if any (a Delete of the job's resource, an Update that drops its signal); a
+    failure is logged, not raised: the watch removes itself once its deadline has long passed."""
     try:
         rules.remove(rules.job_rule_name(job_arn))
     except Exception as error:
@@ -149,16 +168,13 @@ def poll(event: Mapping[str, Any], context: LambdaContext, service: HarvestServi
     )
     try:
         rule = rules.job_rule_name(watched.job)
-        if not rules.exists(rule):
-            logger.info("This watch's rule is gone: the job's wait condition was already signalled; nothing to do")
-            return
         outcome = _check(watched, service)
         if outcome is None:
             return
         status, message = outcome
         now = handler_clock.current.time()
-        landed = _signal(watched, status, message, give_up_at=now + _time_left(context))
-        if landed or now > watched.deadline + 2 * WATCH_DEADLINE_MARGIN_SECONDS:  # nobody waits any more
+        delivery = _signal(watched, status, message, give_up_at=now + _time_left(context))
+        if delivery is not Delivery.UNDELIVERED or now > watched.deadline + 2 * WATCH_DEADLINE_MARGIN_SECONDS:
             rules.remove(rule)
             logger.info("Watch rule removed", extra={"rule": rule})
     except Exception as error:
@@ -179,8 +195,8 @@ def _check(watched: Watch, service: HarvestService) -> tuple[str, str] | None:
     return "TIMEOUT", did_not_finish(watched.timeout, cancelled)
 
 
-def _signal(watched: Watch, status: str, message: str, *, give_up_at: float) -> bool:
-    """PUT the wait condition's signal; True once it has landed."""
+def _signal(watched: Watch, status: str, message: str, *, give_up_at: float) -> Delivery:
+    """PUT the wait condition's signal."""
     if status == "COMPLETED":
         body = {"Status": "SUCCESS", "Reason": f"Harvest job {watched.name} COMPLETED", "Data": status}
     else:
@@ -216,6 +232,13 @@ def read_result(inv: Invocation) -> Outcome:
     job = inv.service.get(job_arn)
     if job is None:
         return Failed(f"Harvest job {job_arn.rsplit('/', 1)[-1]}: MediaPackage no longer finds it")
+    if job.status != JobStatus.COMPLETED:
+        return Failed(
+            reason(
+                f"Harvest job {job.name}",
+                f"is {job.status.value}, not COMPLETED: its wait condition was not signalled for this job",
+            )
+        )
     return Succeeded(job_arn, job.attributes())
 
 

@@ -218,6 +218,10 @@ Outcome = Succeeded | Failed | InProgress
 # Reason texts ----------------------------------------------------------------------------------------------------
 NO_ERROR_MESSAGE = "the service gave no error message"
 DISAPPEARED = "it disappeared before it finished: MediaPackage no longer finds it"
+SAME_CONDITION = (
+    "a replacement would keep its wait condition, already signalled (the change comes from a parameter, import or "
+    "reference): change timeout or the construct id to declare a new one"
+)
 
 
 def fit_reason(reason: str, limit: int = spec.REASON_MAX_CHARS) -> str:

@@ -31,6 +31,11 @@ NAME_MAX = 64
 HASH_CHARS = 16
 PREFIX_MAX = NAME_MAX - HASH_CHARS - 1
 PREFIX_PATTERN = re.compile(r"[.\-_A-Za-z0-9]+")
+# At most ~130 characters: it ends a Reason of 256 after the job's name and what could not be done.
+QUOTA_REACHED = (
+    "LimitExceededException: EventBridge's rule quota is reached (300 per Region by default, L-244521F2): delete "
+    "unused rules or raise it"
+)
 
 
 class RuleError(RuntimeError):
@@ -76,7 +81,7 @@ def put(
     event_pattern: Mapping[str, Any] | None = None,
 ) -> str:
     """Create (or replace) the rule, firing every ``every_minutes`` and, with ``event_pattern``, on every event
-    that matches it too (a rule may have both); its ARN."""
+    that matches it too (a rule may have both); its ARN. At the account's rule quota, a :class:`RuleError` says so."""
     unit = "minute" if every_minutes == 1 else "minutes"
     params: dict[str, Any] = {
         "Name": name,
@@ -86,7 +91,12 @@ def put(
     }
     if event_pattern:
         params["EventPattern"] = json.dumps(event_pattern, separators=(",", ":"))
-    response = aws_clients.events().put_rule(**params)
+    try:
+        response = aws_clients.events().put_rule(**params)
+    except ClientError as error:
+        if error_code(error) == "LimitExceededException":
+            raise RuleError(QUOTA_REACHED) from error
+        raise
     return str(response["RuleArn"])
 
 

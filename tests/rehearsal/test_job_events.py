@@ -316,10 +316,13 @@ def spy_on_events(rehearsal: Rehearsal) -> list[dict[str, Any]]:
 def elsewhere(rehearsal: Rehearsal, v1: bool, create: Callable[[Any], object]) -> None:
     """Another team's job, created straight through the emulator's API (botocore) 10 s into the deploy, by a caller
     that is not the stack's function."""
+    session = boto3.Session(  # its own keys: not the function's, which the rehearsal puts in the environment
+        aws_access_key_id="AKIAOTHERTEAM0000000", aws_secret_access_key="other-team", region_name="us-east-1"
+    )
     client: Any = (
-        boto3.client("mediapackage", region_name="us-east-1", endpoint_url=rehearsal.emulator_v1.url)
+        session.client("mediapackage", endpoint_url=rehearsal.emulator_v1.url)
         if v1
-        else boto3.client("mediapackagev2", region_name="us-east-1", endpoint_url=rehearsal.emulator.url)
+        else session.client("mediapackagev2", endpoint_url=rehearsal.emulator.url)
     )
 
     def run() -> None:

@@ -307,7 +307,7 @@ def test_a_long_clip_behind_two_others_signals_a_url_minted_as_it_started(stacks
         assert handles["third"].sent_at >= results["second"].answered_at  # type: ignore[operator]
         signalled = conditions["third"].answered_at
         assert signalled is not None and signalled - started > HANDLE_URL_EXPIRES_SECONDS
-        assert rehearsal.endpoint.refused == []
+        assert rehearsal.endpoint.refusals == []
 
 
 def test_handles_created_as_the_stack_operation_starts_refuse_the_late_clips_signal(stacks: Synthesized) -> None:
@@ -333,7 +333,7 @@ def test_handles_created_as_the_stack_operation_starts_refuse_the_late_clips_sig
             for j in rehearsal.emulator.jobs()
             if j["Status"] == "COMPLETED" and ended_at(j) > started + HANDLE_URL_EXPIRES_SECONDS
         )
-        refused = rehearsal.endpoint.refused
+        refused = rehearsal.endpoint.refusals
         assert refused and {r.code for r in refused} == {"AccessDenied"}
         assert refused[0].at == ended_at(third_job)  # its end's signal: the first one refused
         assert len({r.url_id for r in refused}) == 1

@@ -194,7 +194,7 @@ def test_an_expired_url_is_refused_as_s3_refuses_it_and_a_fresh_one_is_accepted(
         assert error["Expires"] == datetime.fromtimestamp(START + 86399, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         assert error["ServerTime"] == datetime.fromtimestamp(START + 86400, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         assert endpoint.responses_for("handle-1") == []
-        assert [(r.url_id, r.code) for r in endpoint.refused] == [("handle-1", "AccessDenied")]
+        assert [(r.url_id, r.code) for r in endpoint.refusals] == [("handle-1", "AccessDenied")]
         assert put(endpoint, fresh, SIGNAL) == (200, "")
         assert endpoint.responses_for("handle-3") == [SIGNAL]
 
@@ -210,4 +210,4 @@ def test_a_url_whose_validity_was_altered_is_refused_for_its_signature() -> None
 
         assert status == 403 and "<Code>SignatureDoesNotMatch</Code>" in body
         assert put(endpoint, url, SIGNAL)[0] == 403  # and as minted, it has expired
-        assert [r.code for r in endpoint.refused] == ["SignatureDoesNotMatch", "AccessDenied"]
+        assert [r.code for r in endpoint.refusals] == ["SignatureDoesNotMatch", "AccessDenied"]

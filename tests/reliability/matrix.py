@@ -78,6 +78,16 @@ KNOWN_LIMITS = {
         "EventBridge denying, every time, that the very rule invoking the handler exists: a poll takes 'rule gone' "
         "for 'another delivery answered', so none answers and CloudFormation times out the Create"
     ),
+    # A poll runs only as the Input its rule holds, never from its payload alone (a forged invocation must change
+    # nothing): while EventBridge cannot give that Input, no poll runs, and the request fails safe.
+    "ListTargetsByRule-ResourceNotFoundException-every": (
+        "EventBridge denying, every time, that the rule invoking the handler exists: no poll can read its rule's "
+        "Input, so none answers; CloudFormation times out the Create and the rollback cancels the job"
+    ),
+    "ListTargetsByRule-InternalException-every": (
+        "EventBridge failing every ListTargetsByRule for the whole wait: no poll can read its rule's Input, so none "
+        "answers; CloudFormation times out the Create and the rollback cancels the job"
+    ),
 }
 # What a FAILED reason must name, where it is not the error code itself.
 CAUSES = {("GetHarvestJob", "ResourceNotFoundException"): "no longer finds it"}

@@ -25,7 +25,8 @@ def test_a_watch_that_cannot_be_set_up_fails_the_create_and_the_rollback_cancels
         assert result.status == "ROLLBACK_COMPLETE"
         (create,) = [r for r in result.requests if r.request_type == "Create" and r.event.get("ResponseURL")]
         assert create.response is not None and create.response["PhysicalResourceId"] == job["Arn"]
-        assert create.reason.startswith(f"Harvest job {job['HarvestJobName']}: could not set up the watch")
+        name = job["HarvestJobName"]
+        assert create.reason.startswith(f"Harvest job {name}: could not watch the job for its wait condition")
         assert "PutRule failed" in create.reason and "InternalException" in create.reason
         assert job["Status"] == "CANCELLED"  # by the rollback's Delete
         assert all(len(bodies) == 1 for bodies in answers(rehearsal).values() if bodies)

@@ -110,7 +110,7 @@ class CloudFormationEndpoint(LocalServer):
         self._lock = threading.Lock()
         self._received: list[ReceivedResponse] = []
         self._minted: dict[str, _Minted] = {}
-        self.refused: list[RefusedPut] = []
+        self.refusals: list[RefusedPut] = []
         """The PUTs refused for a bad signature or an expired URL, in arrival order."""
         self._dir: Path | None = None
         self.ca_file = Path()
@@ -194,7 +194,7 @@ class CloudFormationEndpoint(LocalServer):
 
     def _refuse(self, url_id: str, at: float, code: str) -> None:
         with self._lock:
-            self.refused.append(RefusedPut(url_id, at, code))
+            self.refusals.append(RefusedPut(url_id, at, code))
 
 
 def _sign(url_id: str, minted: _Minted) -> str:

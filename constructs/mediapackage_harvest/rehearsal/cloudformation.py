@@ -266,7 +266,7 @@ class CloudFormation:
             if rid in old.physical_ids:
                 new.physical_ids[rid] = old.physical_ids[rid]
         rolled = self._run(old, back, stop_on_failure=False, old=new)
-        cleaned = self._run(old, cleanup, stop_on_failure=False)
+        cleaned = self._run(new, cleanup, stop_on_failure=False)  # what the update made is only in the new template
         ok = all(r.succeeded for r in rolled + cleaned)
         return self._result(
             "UPDATE", "UPDATE_ROLLBACK_COMPLETE" if ok else "UPDATE_ROLLBACK_FAILED", done + rolled + cleaned
@@ -306,6 +306,8 @@ class CloudFormation:
                     waiting.remove(step)
                     sent.append(self._send(template, *step, old=old))
                 self._collect(sent, template)
+            if failed() and stop_on_failure:
+                self._cancel_waits(sent)
             in_flight = any(not r.finished for r in sent)
             return not in_flight and (
                 not waiting or (failed() and stop_on_failure) or not any(ready(s) for s in waiting)
@@ -387,6 +389,16 @@ class CloudFormation:
             template.physical_ids[logical_id] = physical_id
         self.timeline.add(self.clock.time(), "cloudformation", logical_id, f"{request_type} {kind.rsplit('::')[-1]}")
         return request
+
+    def _cancel_waits(self, requests: list[Request]) -> None:
+        """A failed operation cancels the wait conditions still waiting, as CloudFormation does (a custom
+        resource's request cannot be called back: the operation waits for its answer)."""
+        for request in requests:
+            if request.signals_at is not None and not request.finished:
+                request.timeout_timer.cancel()
+                request.response = {"Status": "FAILED", "Reason": "Resource creation cancelled"}
+                request.answered_at = self.clock.time()
+                self.timeline.add(self.clock.time(), "cloudformation", request.logical_id, "Create cancelled")
 
     def _time_out(self, request: Request) -> None:
         self._collect([request], self.template)

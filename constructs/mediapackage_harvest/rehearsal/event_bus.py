@@ -12,7 +12,8 @@ delivery. The timeline shows each delivery and each loss.
 
 :class:`EventBridgeApi` is the API the handler calls: each request judged by the rehearsal's IAM
 (:mod:`~mediapackage_harvest.rehearsal.authorization`), then answered by moto; a refused call gets EventBridge's
-``AccessDeniedException`` in its JSON 1.1 form.
+``AccessDeniedException`` in its JSON 1.1 form, and a PutRule for a new rule past the scenario's ``rules_quota``
+``LimitExceededException`` (moto has no quota). The timeline shows each rule the handler deletes when it does.
 
 :class:`Scheduler` fires every scheduled rule in moto (the handler's polling and watch rules) at the rate its
 ``ScheduleExpression`` names, invoking each target function by its ARN with the target's Input, for as long as the
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+import boto3
 from moto.events.models import EventPattern
 
 from mediapackage_harvest.rehearsal.authorization import AccessDenied, Authorizer
@@ -227,6 +229,12 @@ class Scheduler:
         self.clock.call_later(rates[name], lambda: self._fire(name))
 
 
+def _error(status: int, code: str, message: str) -> Response:
+    """An EventBridge error in its JSON 1.1 form."""
+    payload = json.dumps({"__type": code, "Message": message}).encode()
+    return Response(status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "rehearsal"}, payload)
+
+
 def period_seconds(expression: str) -> float:
     """The period a ``rate(...)`` schedule expression names, in seconds."""
     match = RATE.fullmatch(expression)
@@ -238,21 +246,47 @@ def period_seconds(expression: str) -> float:
 class EventBridgeApi(LocalServer):
     """EventBridge's API as the handler meets it: IAM first (``authorizer``), then moto at ``moto_url``."""
 
-    def __init__(self, moto_url: str, authorizer: Authorizer) -> None:
+    def __init__(
+        self,
+        moto_url: str,
+        authorizer: Authorizer,
+        *,
+        rules_quota: int = 300,
+        on_delete: Callable[[str], None] = lambda name: None,
+    ) -> None:
         super().__init__()
         self.moto = urlsplit(moto_url)
         self.authorizer = authorizer
+        self.rules_quota = rules_quota
+        self.on_delete = on_delete
+        self._moto_events = boto3.client(  # its own keys: the process's environment is the running function's
+            "events",
+            region_name="us-east-1",
+            endpoint_url=moto_url,
+            aws_access_key_id="rehearsal",
+            aws_secret_access_key="rehearsal",
+        )
 
     def dispatch(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
         action = next((v for k, v in headers.items() if k.lower() == "x-amz-target"), "").rpartition(".")[2]
+        request = json.loads(body or b"{}")
         try:
-            self.authorizer.check(headers, "events", action, json.loads(body or b"{}"))
+            self.authorizer.check(headers, "events", action, request)
         except AccessDenied as denied:
-            payload = json.dumps({"__type": "AccessDeniedException", "Message": str(denied)}).encode()
-            return Response(
-                400, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "rehearsal"}, payload
-            )
-        return self._forward(method, target, headers, body)
+            return _error(400, "AccessDeniedException", str(denied))
+        if action == "PutRule" and self._full(str(request.get("Name"))):
+            return _error(400, "LimitExceededException", "The requested resource exceeds the maximum number allowed.")
+        answer = self._forward(method, target, headers, body)
+        if action == "DeleteRule" and answer.status == 200:
+            self.on_delete(str(request.get("Name")))
+        return answer
+
+    def _full(self, name: str) -> bool:
+        """Whether one more rule (not a replacement of ``name``) would pass the quota."""
+        names = [
+            rule["Name"] for page in self._moto_events.get_paginator("list_rules").paginate() for rule in page["Rules"]
+        ]
+        return name not in names and len(names) >= self.rules_quota
 
     def _forward(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
         connection = http.client.HTTPConnection(str(self.moto.hostname), self.moto.port, timeout=30)

@@ -152,7 +152,14 @@ class Rehearsal:
         self.authorizer = Authorizer(Environment(stack_name=""))
         for emulator in (self.emulator, self.emulator_v1):
             emulator.authorizer = self.authorizer
-        self.eventbridge_api = self._stack.enter_context(EventBridgeApi(moto_url, self.authorizer))
+        self.eventbridge_api = self._stack.enter_context(
+            EventBridgeApi(
+                moto_url,
+                self.authorizer,
+                rules_quota=self.scenario.rules_quota,
+                on_delete=lambda name: self.timeline.add(self.clock.time(), "eventbridge", name, "rule deleted"),
+            )
+        )
         self._assume(f"rehearsal: {ALWAYS_ASSUMED}")
         self.endpoint = self._stack.enter_context(self.endpoint_class())
         self.endpoint.now = self.clock.time  # URLs minted, and expired, on virtual time

@@ -23,7 +23,8 @@ defaults, ``throttle`` defaults to null and ``jobs`` / ``faults`` to empty)::
       "list_page_size": 10,
       "events": {"delay_seconds": 0, "loss": 0, "duplicate_after_seconds": null},
       "origin_endpoints": {"live/main/hls": {"startover_window_seconds": 86400, "hls_manifests": ["index"]}},
-      "stack_endpoints": "existing"
+      "stack_endpoints": "existing",
+      "rules_quota": 300
     }
 
 - ``default_job`` / ``jobs`` values: ``queued_seconds``, ``in_progress_seconds``, ``outcome`` (COMPLETED,
@@ -49,6 +50,8 @@ defaults, ``throttle`` defaults to null and ``jobs`` / ``faults`` to empty)::
   since before every window (said as an assumption; the README's two-step deploy). ``"new"``: by the rehearsal's
   first deploy, so a window starting before that deploy is refused, as MediaPackage would. An endpoint a later
   deploy of the same rehearsal adds is always created by that deploy.
+- ``rules_quota``: how many rules EventBridge's default bus may hold (300, its default quota in most Regions; the
+  stack's own rules count); a PutRule for one more gets LimitExceededException.
 """
 
 from __future__ import annotations
@@ -195,6 +198,7 @@ class Scenario:
     events: EventDelivery = field(default_factory=EventDelivery)
     origin_endpoints: Mapping[str, EndpointScript] = field(default_factory=dict)
     stack_endpoints: StackEndpoints = "existing"
+    rules_quota: int = 300  # rules the default event bus may hold (EventBridge's default quota per Region)
 
     def script_for(self, job_name: str) -> JobScript:
         """The script of ``job_name``: an exact entry, else the first matching pattern, else the default."""
@@ -232,6 +236,7 @@ class Scenario:
             stack_endpoints=cast(
                 StackEndpoints, _one_of(data.get("stack_endpoints", "existing"), STACK_ENDPOINTS, "stack_endpoints")
             ),
+            rules_quota=_integer(data.get("rules_quota", 300), "rules_quota", minimum=0),
         )
 
     @classmethod
