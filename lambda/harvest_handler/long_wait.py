@@ -52,8 +52,8 @@ from harvest_handler.model import (
     Outcome,
     Succeeded,
     cause_of,
-    did_not_finish,
     fit_reason,
+    past_deadline,
     reason,
 )
 from mediapackage_harvest.contract import spec
@@ -192,7 +192,7 @@ def _check(watched: Watch, service: HarvestService) -> tuple[str, str] | None:
         return None
     cancelled = service.cancel(job.arn)
     logger.warning("Deadline reached; cancelling the harvest job", extra={"cancelled": cancelled})
-    return "TIMEOUT", did_not_finish(watched.timeout, cancelled)
+    return "TIMEOUT", past_deadline(watched.timeout, cancelled, runs_for=None, maximum=spec.TIMEOUT_MAX_SECONDS)
 
 
 def _signal(watched: Watch, status: str, message: str, *, give_up_at: float) -> Delivery:

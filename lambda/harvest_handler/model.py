@@ -249,12 +249,6 @@ def invalid_reason(problems: Sequence[spec.Violation]) -> str:
     return text if len(text) <= spec.REASON_MAX_CHARS else text[: spec.REASON_MAX_CHARS - 3] + "..."
 
 
-def did_not_finish(timeout: int, cancelled: bool) -> str:
-    """Why a job that reached its deadline failed the request."""
-    what = "it was cancelled" if cancelled else "this service cannot cancel it"
-    return f"did not finish within the Timeout of {timeout} s and {what}"
-
-
 def past_deadline(timeout: int, cancelled: bool, *, runs_for: float | None, maximum: int) -> str:
     """Why a job still running at the request's deadline failed it, and what would work instead, in the construct's
     own props (``timeout=Duration...``, ``wait_for_completion=False``): a timeout that covers the window when it was
