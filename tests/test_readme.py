@@ -37,6 +37,16 @@ def test_the_readme_stays_a_guide_of_at_most_40_kb() -> None:
     assert len((REPO / "README.md").read_bytes()) <= 40 * 1024
 
 
+def test_ci_runs_exactly_the_readmes_set_up_and_test_commands() -> None:
+    """A fresh clone is set up and tested the way the README tells a person to, so CI proves the README."""
+    commands = dict(
+        re.findall(r"^\| (set-up|main job[^|]*|tests) \| `([^`]+)` \|$", (REPO / "README.md").read_text(), re.M)
+    )
+    assert set(commands) == {"set-up", "main job: synthesize the example app and rehearse its deployment", "tests"}
+    run = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert run[-2:] == [commands["set-up"], commands["tests"]]
+
+
 @pytest.mark.parametrize(("how", "code"), BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_a_readme_example_runs_as_written(how: str, code: str, tmp_path: Path) -> None:
     env = {**os.environ, "CDK_OUTDIR": str(tmp_path / "cdk.out")}

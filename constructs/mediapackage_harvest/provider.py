@@ -291,7 +291,7 @@ class HarvestJobProvider(Construct):
         )
         self.permission.node.add_dependency(events_permission)
 
-    def job_events_pattern(self) -> dict[str, Any]:
+    def _job_events_pattern(self) -> dict[str, Any]:
         """The job-event rule's pattern: each flavour's events of the stack's endpoints only, in one ``$or`` when
         the stack has both. Past EventBridge's :data:`EVENT_PATTERN_MAX_CHARS` (many endpoints) the v2 part
         matches the endpoints' channel groups, then the flavours' every job (a synth warning says so): wider, never
@@ -432,7 +432,7 @@ class _WriteJobEventsPattern:
         rule = self.provider.job_events_rule
         if not self.done and rule is not None and node is rule:
             self.done = True
-            rule.event_pattern = self.provider.job_events_pattern()
+            rule.event_pattern = self.provider._job_events_pattern()
 
 
 def _at_longest(value: Any) -> Any:
