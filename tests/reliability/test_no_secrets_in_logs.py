@@ -1,11 +1,13 @@
 """The pre-signed ResponseURL lets whoever holds it answer for the resource, so it must never reach a log.
 
 Every log record the handler's threads emit is captured (the Powertools logger through its own formatter, and any
-other logger at DEBUG: botocore, crhelper, urllib3), at each level POWERTOOLS_LOG_LEVEL can set, through the
-fault scenarios that log the most: failing and retried response PUTs (an undelivered answer travels in an
+other logger at DEBUG: botocore, crhelper, urllib3) at DEBUG, the level that logs everything, through the fault
+scenarios that log the most: failing and retried response PUTs (an undelivered answer travels in an
 EventBridge target Input), the out-of-time answer, a failed hand-over with its traceback, a rule that will not
 go, duplicate polls, job events (which read a rule's Input and run it). No line may hold a request's ResponseURL,
-its query string or its signature. (The fault matrix and the corpus check the same in each of their rehearsals.)
+its query string or its signature. The fault matrix and the corpus check the same in each of their rehearsals (the
+matrix's cells take turns at the four levels); a higher level only leaves lines out (the handler never logs
+differently by level), so the noisiest cells run here at DEBUG.
 The long-wait mode's signal URL (a wait condition handle's pre-signed URL) is held to the same rule: through a job
 that completes, one that fails, the watch's retried signal PUTs, and the stack's deletion.
 """
@@ -38,17 +40,15 @@ NOISY_CELLS = (
 )
 
 
-@pytest.mark.parametrize("level", LOG_LEVELS)
 @pytest.mark.parametrize("cell_id", NOISY_CELLS)
-def test_no_response_url_in_any_log_line(cell_id: str, level: str, stacks: Stacks) -> None:
+def test_no_response_url_in_any_log_line(cell_id: str, stacks: Stacks) -> None:
     (cell,) = [c for c in CELLS if c.id == cell_id]
-    outcome = run(cell, stacks, level)
+    outcome = run(cell, stacks, "DEBUG")
     assert outcome.leaked == []
-    if level in ("DEBUG", "INFO"):
-        assert outcome.log_lines > 0  # the capture saw the handler at work
+    assert outcome.log_lines > 0  # the capture saw the handler at work
 
 
-@pytest.mark.parametrize("level", LOG_LEVELS)
+@pytest.mark.parametrize("level", ["DEBUG", "WARNING"])
 def test_no_signal_url_in_any_log_line(level: str, stacks: Stacks) -> None:
     completes = Scenario(default_job=JobScript(5, 300))
     fails = Scenario(default_job=JobScript(5, 300, "FAILED", "Manifest index is not available"))
