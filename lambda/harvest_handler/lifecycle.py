@@ -135,15 +135,16 @@ def update(inv: Invocation) -> Outcome:
     job = inv.service.get(physical_id) if inv.service.is_job_id(physical_id) else None
     if job is not None:
         logger.thread_safe_append_keys(job_name=job.name)
+        signal, old_signal = long_wait.Signal.of(props), long_wait.Signal.of(old)
         if only_lifecycle_changed(old, props) or inv.service.matches(job, props):
             answer = update_in_place(inv, job, old, props)
-            signal, old_signal = long_wait.Signal.of(props), long_wait.Signal.of(old)
             if signal is None and old_signal is not None:
                 long_wait.stop_watching(job.arn)  # nobody waits on the old condition's watch any more
             if signal is None or signal == old_signal:
                 return answer
             return long_wait.watch(inv, job, signal, answer)  # a new wait condition waits on the kept job
-        if long_wait.same_condition(old, props):
+        if signal is not None and old_signal is not None and signal.url == old_signal.url:
+            # A replacement under the condition the old job already signalled (long_wait's module docstring).
             return Failed(reason(f"Harvest job {job.name}", SAME_CONDITION))
         clash = inv.service.name_clash(job, props)
         if clash:

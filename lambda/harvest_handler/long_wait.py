@@ -14,7 +14,7 @@ invocation can neither move a deadline nor name another URL.
 
 A condition is only ever signalled for the job it was declared for: an Update that would replace the job but
 brings the same ``SignalUrl`` (the condition's id comes from the template's values at synth, and what changed was
-resolved at deploy: a parameter, an import, a reference) fails before creating anything (:func:`same_condition`),
+resolved at deploy: a parameter, an import, a reference) fails before creating anything (``lifecycle.update``),
 and the result resource fails unless the job it reads has COMPLETED.
 
 Signals are idempotent (one ``UniqueId`` per job: a second PUT replaces the first), so a fire delivered twice, or
@@ -137,12 +137,6 @@ def _cancel_quietly(service: HarvestService, job_arn: str) -> None:
         service.cancel(job_arn)
     except Exception as error:
         logger.warning("Could not cancel the unwatched harvest job", extra={"problem": cause_of(error)})
-
-
-def same_condition(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    """Whether an Update brings the wait condition the old properties had (the same ``SignalUrl``)."""
-    old_signal, new_signal = Signal.of(old), Signal.of(new)
-    return old_signal is not None and new_signal is not None and old_signal.url == new_signal.url
 
 
 def stop_watching(job_arn: str) -> None:
