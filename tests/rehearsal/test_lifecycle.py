@@ -20,6 +20,7 @@ from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
 from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
 from mediapackage_harvest.rehearsal.scenario import EventDelivery, Fault, JobScript, Scenario, Throttle
 from mediapackage_harvest.rehearsal.template import Template
+from tests.rehearsal.readings import calls
 from tests.rehearsal.stacks import DOZEN, LONG_ID, Synthesized
 
 ACTIVE = {"QUEUED", "IN_PROGRESS"}
@@ -40,13 +41,6 @@ def rehearse(template: Template, scenario: Scenario | None = None, **options: An
         for function in rehearsal.functions.values():
             assert rehearsal.lambda_policy_statements(function.name) == []
         assert rehearsal.emulator.internal_errors == []
-
-
-def calls(rehearsal: Rehearsal, operation: str, error: str | None = None) -> int:
-    """How many ``operation`` calls reached the emulator (only those answered with ``error``, if given)."""
-    return sum(
-        call.operation == operation and (error is None or call.error_code == error) for call in rehearsal.emulator.calls
-    )
 
 
 def one(result: StackResult, request_type: str) -> Request:

@@ -21,11 +21,12 @@ from aws_cdk import App, Duration, Stack
 from mediapackage_harvest import InvalidHarvestJob
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.cfn_endpoint import HANDLE_URL_EXPIRES_SECONDS
-from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
+from mediapackage_harvest.rehearsal.cloudformation import Request
 from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
 from mediapackage_harvest.rehearsal.lambda_runtime import handler_module
 from mediapackage_harvest.rehearsal.scenario import Fault, JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import WAIT_CONDITION_TYPE, WAIT_HANDLE_TYPE, Template
+from tests.rehearsal.readings import calls, of_type
 from tests.rehearsal.stacks import LONG_LANE, REAL_TIME_END, REAL_TIME_START, Synthesized, job
 
 FAILURE = "Manifest index is not available on origin endpoint hls"
@@ -46,14 +47,6 @@ def rehearse(
         assert rehearsal.emulator.internal_errors == []
 
 
-def of_type(result: StackResult, template: Template, resource_type: str, request_type: str) -> list[Request]:
-    return [
-        r
-        for r in result.requests
-        if r.request_type == request_type and template.resources[r.logical_id]["Type"] == resource_type
-    ]
-
-
 def the(requests: list[Request]) -> Request:
     assert len(requests) == 1, [(r.logical_id, r.request_type) for r in requests]
     return requests[0]
@@ -62,10 +55,6 @@ def the(requests: list[Request]) -> Request:
 def only_job(rehearsal: Rehearsal) -> dict[str, Any]:
     (found,) = rehearsal.emulator.jobs()
     return found
-
-
-def calls(rehearsal: Rehearsal, operation: str) -> int:
-    return sum(call.operation == operation for call in rehearsal.emulator.calls)
 
 
 def ended_at(found: dict[str, Any]) -> float:

@@ -20,10 +20,10 @@ from aws_cdk import App, CfnOutput, CfnParameter, Duration, Stack
 
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.rehearsal.cfn_endpoint import Failure
-from mediapackage_harvest.rehearsal.cloudformation import Request, StackResult
 from mediapackage_harvest.rehearsal.harness import Rehearsal, default_start
 from mediapackage_harvest.rehearsal.scenario import JobScript, Scenario
 from mediapackage_harvest.rehearsal.template import WAIT_CONDITION_TYPE, WAIT_HANDLE_TYPE, Environment, Template
+from tests.rehearsal.readings import calls, of_type
 from tests.rehearsal.stacks import REAL_TIME_END, REAL_TIME_START, job
 from tests.reliability.faults.responses import FlakyEndpoint
 
@@ -90,18 +90,6 @@ def rehearse(rehearsal: Rehearsal) -> Iterator[Rehearsal]:
         yield rehearsal
         rehearsal.settle(limit_seconds=6 * 3600)
         assert rehearsal.eventbridge_rules() == []
-
-
-def calls(rehearsal: Rehearsal, operation: str) -> int:
-    return sum(call.operation == operation for call in rehearsal.emulator.calls)
-
-
-def of_type(result: StackResult, body: Template, resource_type: str, request_type: str) -> list[Request]:
-    return [
-        r
-        for r in result.requests
-        if r.request_type == request_type and body.resources[r.logical_id]["Type"] == resource_type
-    ]
 
 
 def put(url: str, body: dict[str, Any], ca_file: Path) -> None:
