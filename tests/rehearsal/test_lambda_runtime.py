@@ -19,7 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 START = 1_000_000.0
 
 
-def test_loading_the_handler_leaves_sys_path_and_top_level_names_alone(tmp_path: Path) -> None:
+def test_loading_the_handler_leaves_sys_path_top_level_names_and_temporary_files_alone(tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     probe = (
         "import os, sys\n"
         "before = list(sys.path)\n"
@@ -30,9 +32,12 @@ def test_loading_the_handler_leaves_sys_path_and_top_level_names_alone(tmp_path:
         "assert 'index' not in sys.modules, 'the asset entry module took the top-level name index'\n"
         "asset = os.path.dirname(module.__file__)\n"
         "assert sys.modules['harvest_handler.clock'].__file__.startswith(asset)\n"
+        "print(asset)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO / "constructs")}
-    subprocess.run([sys.executable, "-B", "-c", probe], check=True, cwd=tmp_path, env=env)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "constructs"), "TMPDIR": str(temporary)}
+    run = subprocess.run([sys.executable, "-B", "-c", probe], check=True, cwd=tmp_path, env=env, capture_output=True)
+    assert run.stdout.decode().startswith(str(temporary))  # the asset was built there ...
+    assert list(temporary.iterdir()) == []  # ... and removed when the process ended (a CLI run left one behind)
 
 
 def test_lambda_ends_an_invocation_at_its_timeout() -> None:

@@ -284,16 +284,20 @@ class CloudFormation:
         waiting = list(steps)
         sent: list[Request] = []
         ids_in_phase = {rid for rid, _, _ in steps}
+        known = ids_in_phase & set(template.resources)
+        depends_on = {rid: template.dependencies(rid) for rid in known}  # read once: progress runs at every step
+        waits_for = {
+            (rid, request_type): (
+                {other for other in known if rid in depends_on[other]}  # deleted after what depends on it
+                if request_type == "Delete"
+                else depends_on[rid] & ids_in_phase  # created or updated after what it depends on
+            )
+            for rid, request_type, _ in steps
+        }
 
         def ready(step: tuple[str, str, str | None]) -> bool:
-            """Created or updated after what it depends on; deleted after what depends on it."""
-            rid, request_type, _ = step
-            known = ids_in_phase & set(template.resources)
-            if request_type == "Delete":
-                deps = {other for other in known if rid in template.dependencies(other)}
-            else:
-                deps = template.dependencies(rid) & ids_in_phase
-            return all(any(r.logical_id == d and r.succeeded for r in sent) for d in deps)
+            done = {r.logical_id for r in sent if r.succeeded}
+            return waits_for[step[0], step[1]] <= done
 
         def failed() -> bool:
             return any(r.finished and not r.succeeded for r in sent)

@@ -55,6 +55,7 @@ from mediapackage_harvest.rehearsal.lambda_runtime import (
     handler_module,
     handler_seams,
     load_handler_module,
+    new_default_session,
 )
 from mediapackage_harvest.rehearsal.scenario import Scenario
 from mediapackage_harvest.rehearsal.surroundings import Surroundings, declared_endpoint_keys
@@ -330,7 +331,7 @@ class Rehearsal:
         # Its calls are signed with its role's key, so the stand-ins know whose policies judge them.
         environment = {**template.function_environment(function_id), "AWS_ACCESS_KEY_ID": identity.access_key}
         self._function_environment.update(environment)  # one process plays the function: its configuration
-        boto3.setup_default_session()  # as in a new Lambda process: the handler's clients read that key
+        new_default_session()  # as in a new Lambda process: the handler's clients read that key
         name = template.function_name(function_id)  # becomes ours until the rehearsal ends
         env = template.env
         self._register_in_moto(name)

@@ -10,13 +10,17 @@ nothing changes how the production path behaves.
 - :class:`LambdaClock` and :func:`run_to_timeout`: Lambda ends an invocation at the function's Timeout; its
   threads never run again (:class:`InvocationEnded`) and its timers never fire.
 - :func:`handler_seams`: the handler's clock and client factory for a rehearsal, put back afterwards.
+- :func:`new_default_session`: boto3's default session as a new Lambda process starts with it.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import importlib
 import importlib.util
+import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -26,6 +30,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
+import botocore.loaders
+import botocore.session
 from botocore.retries import standard
 
 from mediapackage_harvest.bundling import build_asset
@@ -41,7 +48,8 @@ _load_lock = threading.Lock()
 
 
 def load_handler_module() -> ModuleType:
-    """The handler's entry module as the Lambda asset bundles it (built once per process into a temporary folder).
+    """The handler's entry module as the Lambda asset bundles it (built once per process into a temporary folder,
+    removed when the process exits).
 
     The asset's folder is on ``sys.path`` only while its modules are imported; ``sys.path`` is restored after.
     """
@@ -49,6 +57,7 @@ def load_handler_module() -> ModuleType:
     with _load_lock:
         if _handler_module is None:
             asset = Path(tempfile.mkdtemp(prefix="harvest-asset-"))
+            atexit.register(shutil.rmtree, asset, ignore_errors=True)
             build_asset(asset)
             with _on_sys_path(asset):
                 spec = importlib.util.spec_from_file_location(_INDEX_MODULE, asset / "index.py")
@@ -74,6 +83,28 @@ def _on_sys_path(folder: Path) -> Iterator[None]:
         yield
     finally:
         sys.path[:] = saved
+
+
+_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_sessions: dict[tuple[str | None, ...], boto3.Session] = {}
+_shared_loader = botocore.loaders.create_loader()
+
+
+def new_default_session() -> None:
+    """boto3's default session as a new Lambda process starts with it: credentials read from the environment.
+
+    One session per set of credentials is kept for the process (building a botocore session and parsing its
+    service data again took a third of a rehearsal's CPU); all of them read botocore's data through one loader.
+    """
+    key = tuple(os.environ.get(name) for name in _CREDENTIAL_VARIABLES)
+    with _load_lock:
+        if key not in _sessions:
+            core = botocore.session.get_session()
+            core.register_component("data_loader", _shared_loader)
+            session = boto3.Session(botocore_session=core)
+            session.get_credentials()  # resolved now, from this environment, and kept by the session
+            _sessions[key] = session
+        boto3.DEFAULT_SESSION = _sessions[key]
 
 
 # Lambda's timeout ------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ botocore client serializes, sends, parses and retries exactly as it would agains
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import threading
@@ -18,10 +19,11 @@ from mediapackage_harvest.rehearsal.scenario import Fault
 from mediapackage_harvest.rehearsal.virtual_clock import VirtualClock
 
 
-def eventbridge_error_codes(operation: str) -> list[str]:
-    """The errors botocore's ``events`` model declares for ``operation``, in model order."""
+@functools.cache
+def eventbridge_error_codes(operation: str) -> tuple[str, ...]:
+    """The errors botocore's ``events`` model declares for ``operation``, in model order (read once per process)."""
     model = botocore.session.get_session().get_service_model("events")
-    return [shape.name for shape in model.operation_model(operation).error_shapes]
+    return tuple(shape.name for shape in model.operation_model(operation).error_shapes)
 
 
 @dataclass(frozen=True)
