@@ -1,4 +1,4 @@
-"""Fixtures for the reliability tests: the stacks (synthesized once per session), and the fault matrix's table
+"""Fixtures for the reliability tests: the stacks (synthesized once per test run), and the fault matrix's table
 (cells tried and passed) and measured figures printed at the end of the run, with or without ``-s``."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `tests.reliability.*`, whatever directory pytest was started from
     sys.path.insert(0, str(REPO))
 
+from tests.once_per_run import once_per_run  # noqa: E402
 from tests.reliability.helpers import Stacks, synthesize  # noqa: E402
 from tests.reliability.matrix import table  # noqa: E402
 
@@ -20,8 +21,8 @@ NOTES = pytest.StashKey[list[str]]()
 
 
 @pytest.fixture(scope="session")
-def stacks() -> Stacks:
-    return synthesize()
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Stacks:
+    return Stacks(once_per_run(tmp_path_factory, "reliability-stacks", lambda: synthesize().bodies))
 
 
 @pytest.fixture
