@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import ssl
+import threading
+import time
 import urllib.error
 import urllib.request
+import warnings
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -211,3 +214,16 @@ def test_a_url_whose_validity_was_altered_is_refused_for_its_signature() -> None
         assert status == 403 and "<Code>SignatureDoesNotMatch</Code>" in body
         assert put(endpoint, url, SIGNAL)[0] == 403  # and as minted, it has expired
         assert [r.code for r in endpoint.refusals] == ["SignatureDoesNotMatch", "AccessDenied"]
+
+
+def test_the_endpoint_closes_each_connection_it_answered() -> None:
+    """A TLS connection is closed by the endpoint once answered, not left to the garbage collector (which warns)."""
+    with CloudFormationEndpoint() as endpoint, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        url = endpoint.response_url("request-1")
+        for _ in range(3):
+            assert put(endpoint, url, SIGNAL) == (200, "")
+        deadline = time.monotonic() + 10
+        while any("process_request_thread" in t.name for t in threading.enumerate()) and time.monotonic() < deadline:
+            time.sleep(0.01)  # each connection's thread ends after its answer is sent
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

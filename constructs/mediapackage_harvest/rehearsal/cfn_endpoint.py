@@ -244,7 +244,8 @@ class _TlsServer(ThreadingHTTPServer):
             tls = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return  # a client that does not trust the CA: it sees the handshake fail, as it would against S3
-        _Handler(tls, client_address, self)
+        with tls:  # the TLS socket owns the connection now: shutdown_request's close of `request` would not close it
+            _Handler(tls, client_address, self)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Quiet: the default prints a traceback to stderr."""
