@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
-from aws_cdk import aws_mediapackagev2 as mp
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 from mediapackage_harvest import RESOURCE_TYPE, Clip, ClipSet, InvalidClipSet, lanes
+from tests.endpoints import origin_endpoint
 from tests.template_values import flat
 
 HEADER = "name,start_time,end_time,hls_manifests,tags,destination_path"
@@ -164,14 +164,7 @@ def test_three_bad_rows_are_reported_at_once_naming_file_row_and_column_and_noth
 
 def test_a_clip_is_checked_against_the_origin_endpoint_as_a_harvest_job_is(tmp_path: Path) -> None:
     stack = Stack(App(), "Endpoint")
-    endpoint = mp.CfnOriginEndpoint(
-        stack,
-        "Endpoint",
-        container_type="TS",
-        hls_manifests=[mp.CfnOriginEndpoint.HlsManifestConfigurationProperty(manifest_name="index")],
-        startover_window_seconds=86400,
-        **SETS,
-    )
+    endpoint = origin_endpoint(stack)
     now = datetime.now(UTC).replace(microsecond=0)
     recent, old = now - timedelta(hours=2), now - timedelta(days=2)
     rows = [

@@ -9,10 +9,10 @@ from typing import Any
 
 import aws_cdk.aws_mediapackagev2_alpha as alpha
 from aws_cdk import App, CfnParameter, Duration, Stack
-from aws_cdk import aws_mediapackagev2 as mp
 from aws_cdk.assertions import Annotations, Match, Template
 
 from mediapackage_harvest import HarvestJob, MediaPackageV1HarvestJob
+from tests.endpoints import origin_endpoint
 from tests.template_values import flat
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
@@ -97,16 +97,7 @@ def test_a_stack_of_both_flavours_has_one_rule_with_either_flavours_pattern() ->
 
 def test_an_endpoint_given_as_a_construct_is_matched_by_its_names() -> None:
     stack = Stack(App(), "Constructs")
-    l1 = mp.CfnOriginEndpoint(
-        stack,
-        "Endpoint",
-        channel_group_name="live",
-        channel_name="main",
-        origin_endpoint_name="hls",
-        container_type="CMAF",
-        hls_manifests=[mp.CfnOriginEndpoint.HlsManifestConfigurationProperty(manifest_name="index")],
-        startover_window_seconds=86400,
-    )
+    l1 = origin_endpoint(stack, container_type="CMAF")
     group = alpha.ChannelGroup(stack, "Group", channel_group_name="sports")
     channel = alpha.Channel(
         stack, "Channel", channel_group=group, channel_name="arena", input=alpha.InputConfiguration.cmaf()

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, CfnOutput, Duration, Stack, Validations
-from aws_cdk import aws_mediapackagev2 as mp
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
@@ -21,6 +20,7 @@ from cfnlint.api import lint
 from mediapackage_harvest import Clip, ClipSet, HarvestJob, InvalidHarvestJob, MediaPackageV1HarvestJob
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.errors import InvalidV1HarvestJob
+from tests.endpoints import origin_endpoint
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 RECENT = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)  # in a day's startover
@@ -128,16 +128,7 @@ def test_the_handle_waits_for_what_the_job_waits_for_so_its_url_is_fresh_when_th
     a job behind others would signal an expired URL. Its DependsOn is the job's: the polling permission, the bucket
     policy, the endpoint's policy."""
     stack = Stack(App(), "Fresh")
-    endpoint = mp.CfnOriginEndpoint(
-        stack,
-        "Endpoint",
-        channel_group_name="live",
-        channel_name="main",
-        origin_endpoint_name="hls",
-        container_type="CMAF",
-        hls_manifests=[mp.CfnOriginEndpoint.HlsManifestConfigurationProperty(manifest_name="index")],
-        startover_window_seconds=86400,
-    )
+    endpoint = origin_endpoint(stack, container_type="CMAF")
     long_job(
         stack,
         origin_endpoint=endpoint,

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
-from aws_cdk import aws_mediapackagev2 as mediapackagev2
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template as CdkTemplate
 
 from mediapackage_harvest import HarvestJob, MediaPackageV1HarvestJob
 from mediapackage_harvest.rehearsal.template import Environment, Template
+from tests.endpoints import origin_endpoint
 from tests.role_coverage import Call, coverage, handler_calls, table
 
 # A window an hour old: inside the declared endpoint's one-day startover window whenever the test runs.
@@ -27,16 +27,7 @@ END = START + timedelta(minutes=30)
 def mixed_template() -> Template:
     stack = Stack(App(), "Mixed")
     bucket = s3.Bucket(stack, "Clips", enforce_ssl=True)
-    endpoint = mediapackagev2.CfnOriginEndpoint(
-        stack,
-        "Endpoint",
-        channel_group_name="live",
-        channel_name="main",
-        origin_endpoint_name="hls",
-        container_type="TS",
-        hls_manifests=[mediapackagev2.CfnOriginEndpoint.HlsManifestConfigurationProperty(manifest_name="index")],
-        startover_window_seconds=86400,
-    )
+    endpoint = origin_endpoint(stack)
     common: dict[str, Any] = {"start_time": START, "end_time": END, "destination_bucket": bucket}
     HarvestJob(stack, "ByConstruct", origin_endpoint=endpoint, hls_manifests=["index"], destination_path="a", **common)
     HarvestJob(

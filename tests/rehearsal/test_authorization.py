@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from mediapackage_harvest import MediaPackageV1HarvestJob
 from mediapackage_harvest.rehearsal import Environment, Rehearsal, Template, default_start
 from mediapackage_harvest.rehearsal.authorization import REFERENCE_FILE, Authorizer, Identity, reference_extract
+from tests.endpoints import origin_endpoint
 from tests.rehearsal.stacks import END, START, job
 
 ROLE_SESSION = r"arn:aws:sts::123456789012:assumed-role/[\w-]+/[\w-]+"
@@ -87,16 +88,7 @@ def _endpoint_granting_harvest_only(stack: Stack) -> None:
         origin_endpoint_name="hls",
         policy={"Version": "2012-10-17", "Statement": [grant]},
     )
-    mediapackagev2.CfnOriginEndpoint(
-        stack,
-        "Endpoint",
-        channel_group_name="live",
-        channel_name="main",
-        origin_endpoint_name="hls",
-        container_type="TS",
-        hls_manifests=[mediapackagev2.CfnOriginEndpoint.HlsManifestConfigurationProperty(manifest_name="index")],
-        startover_window_seconds=14 * 86400,
-    )
+    origin_endpoint(stack, startover_window_seconds=14 * 86400)
 
 
 def _v1_given_role_without_write(stack: Stack) -> None:

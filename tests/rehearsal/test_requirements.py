@@ -16,24 +16,14 @@ from aws_cdk.assertions import Template as CdkTemplate
 
 from mediapackage_harvest.rehearsal import Environment, Rehearsal, Scenario, Template, default_start
 from mediapackage_harvest.rehearsal.scenario import Fault
+from tests.endpoints import origin_endpoint
 from tests.rehearsal.stacks import END, START, job
-
-HLS = mediapackagev2.CfnOriginEndpoint.HlsManifestConfigurationProperty
 
 
 def _endpoint(stack: Stack, *, window: int, delayed: bool) -> None:
     """The endpoint the job names, declared in the stack (so the rehearsal knows it), with its one policy."""
     filters = mediapackagev2.CfnOriginEndpoint.FilterConfigurationProperty(time_delay_seconds=30) if delayed else None
-    mediapackagev2.CfnOriginEndpoint(
-        stack,
-        "Endpoint",
-        channel_group_name="live",
-        channel_name="main",
-        origin_endpoint_name="hls",
-        container_type="TS",
-        hls_manifests=[HLS(manifest_name="index", filter_configuration=filters)],
-        startover_window_seconds=window,
-    )
+    origin_endpoint(stack, startover_window_seconds=window, filter_configuration=filters)
     grant = {
         "Effect": "Allow",
         "Principal": {"Service": "mediapackagev2.amazonaws.com"},

@@ -19,6 +19,7 @@ from mediapackage_harvest.rehearsal import Rehearsal, Scenario, Template
 from mediapackage_harvest.rehearsal.cli import main
 from mediapackage_harvest.rehearsal.scenario import EndpointScript, ScenarioError
 from mediapackage_harvest.rehearsal.template import Environment
+from tests.endpoints import origin_endpoint
 
 # Recent, so a declared endpoint's one-day startover window still covers it at synth.
 START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
@@ -37,16 +38,7 @@ def _job(stack: Stack, **props: Any) -> HarvestJob:
 
 
 def _endpoint(stack: Stack, startover: int | None = 86400) -> mediapackagev2.CfnOriginEndpoint:
-    return mediapackagev2.CfnOriginEndpoint(
-        stack,
-        "Endpoint",
-        channel_group_name="live",
-        channel_name="main",
-        origin_endpoint_name="hls",
-        container_type="TS",
-        hls_manifests=[mediapackagev2.CfnOriginEndpoint.HlsManifestConfigurationProperty(manifest_name="index")],
-        startover_window_seconds=startover,
-    )
+    return origin_endpoint(stack, startover_window_seconds=startover)
 
 
 def _named(stack: Stack) -> None:
