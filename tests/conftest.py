@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `tests.*` helpers, whichever test file pytest was started with
     sys.path.insert(0, str(REPO))
 
+from tests.rehearsal.stacks import JOB_PROPS  # noqa: E402
+
 CODE_CHECK = "test_the_code_is_clean"  # tests/test_code_quality.py, parametrized by the command to run
 
 
@@ -138,16 +140,7 @@ def code_checks(pytestconfig: pytest.Config) -> BackgroundChecks:
 @pytest.fixture
 def job_props() -> dict[str, Any]:
     """Valid ``HarvestJob`` props; a test overrides the one it is about."""
-    return {
-        "channel_group_name": "live",
-        "channel_name": "main",
-        "origin_endpoint_name": "hls",
-        "hls_manifests": ["index"],
-        "start_time": datetime(2026, 1, 15, 10, 0, tzinfo=UTC),
-        "end_time": datetime(2026, 1, 15, 10, 30, tzinfo=UTC),
-        "destination_bucket": "harvest-bucket",
-        "destination_path": "clips/",
-    }
+    return dict(JOB_PROPS)
 
 
 @pytest.fixture

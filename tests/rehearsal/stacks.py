@@ -29,20 +29,21 @@ LONG_ID = "Clip" + "A" * 200  # a construct id whose CloudFormation logical id i
 DOZEN = 12
 
 
+JOB_PROPS: dict[str, Any] = {  # a valid harvest job on one origin endpoint
+    "channel_group_name": "live",
+    "channel_name": "main",
+    "origin_endpoint_name": "hls",
+    "hls_manifests": ["index"],
+    "start_time": START,
+    "end_time": END,
+    "destination_bucket": "harvest-bucket",
+    "destination_path": "clips/",
+}
+
+
 def job(scope: Construct, id: str, **overrides: Any) -> HarvestJob:
     """A valid harvest job on one origin endpoint; ``overrides`` change the props a stack is about."""
-    props: dict[str, Any] = {
-        "channel_group_name": "live",
-        "channel_name": "main",
-        "origin_endpoint_name": "hls",
-        "hls_manifests": ["index"],
-        "start_time": START,
-        "end_time": END,
-        "destination_bucket": "harvest-bucket",
-        "destination_path": "clips/",
-        **overrides,
-    }
-    return HarvestJob(scope, id, **props)
+    return HarvestJob(scope, id, **{**JOB_PROPS, **overrides})
 
 
 def _one(stack: Stack) -> None:

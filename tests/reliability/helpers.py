@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,21 +20,11 @@ from mediapackage_harvest import HarvestJob
 from mediapackage_harvest.rehearsal.harness import Rehearsal
 from mediapackage_harvest.rehearsal.lambda_runtime import load_handler_module
 from mediapackage_harvest.rehearsal.template import WAIT_HANDLE_TYPE, Environment, Template
+from tests.rehearsal import stacks
+from tests.rehearsal.stacks import END
 
-START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
-END = START + timedelta(minutes=30)
 REHEARSAL_START = END + timedelta(minutes=5)
-JOB_PROPS: dict[str, Any] = {
-    "channel_group_name": "live",
-    "channel_name": "main",
-    "origin_endpoint_name": "hls",
-    "hls_manifests": ["index"],
-    "start_time": START,
-    "end_time": END,
-    "destination_bucket": "harvest-bucket",
-    "destination_path": "clips/",
-    "timeout": Duration.minutes(10),
-}
+JOB_PROPS: dict[str, Any] = {**stacks.JOB_PROPS, "timeout": Duration.minutes(10)}
 CROWD = 60  # jobs polling at once in one stack
 REASON_MAX = 256
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

@@ -22,12 +22,12 @@ from mediapackage_harvest import HarvestJob, InvalidHarvestJob
 from mediapackage_harvest.contract import spec
 from mediapackage_harvest.harvest_job import render_properties
 from mediapackage_harvest.rehearsal.template import Environment, Template
+from tests.rehearsal.stacks import START
 from tests.reliability.faults import FaultRehearsal
 from tests.reliability.helpers import (
     JOB_PROPS,
     REASON_MAX,
     REHEARSAL_START,
-    START,
     Stacks,
     answers,
     handler_logs,
