@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -110,11 +112,21 @@ CHECKS_KEY = pytest.StashKey[BackgroundChecks]()
 CHECK_WAIT_SECONDS = 900.0
 
 
+def _shared_folder(run: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"mediapackage-harvest-checks-{run}"
+
+
 def _checks(config: pytest.Config) -> BackgroundChecks:
     """This process's checks; shared by the run's xdist workers through a folder named after the run."""
     run = getattr(config, "workerinput", {}).get("testrunuid")
-    shared = Path(tempfile.gettempdir()) / f"mediapackage-harvest-checks-{run}" if run else None
-    return config.stash.setdefault(CHECKS_KEY, BackgroundChecks(shared))
+    return config.stash.setdefault(CHECKS_KEY, BackgroundChecks(_shared_folder(run) if run else None))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The xdist controller names the run itself (xdist's ``--testrunuid``), so that it can remove the checks'
+    shared folder once the workers are done."""
+    if not hasattr(config, "workerinput") and config.getoption("testrunuid", None) is None:
+        config.option.testrunuid = uuid.uuid4().hex
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -130,6 +142,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     checks = config.stash.get(CHECKS_KEY, None)
     if checks is not None:
         checks.stop()
+    if not hasattr(config, "workerinput") and config.getoption("testrunuid", None):  # the controller, last
+        shutil.rmtree(_shared_folder(config.getoption("testrunuid")), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
