@@ -20,5 +20,7 @@ def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Cal
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, by a worker that failed too
         if not path.exists():
-            path.write_text(json.dumps(build()))
+            written = path.with_suffix(".writing")
+            written.write_text(json.dumps(build()))
+            written.replace(path)  # whole or absent, even if this worker dies while writing
     return json.loads(path.read_text())

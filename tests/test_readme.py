@@ -53,52 +53,64 @@ def test_ci_runs_exactly_the_readmes_set_up_and_test_commands() -> None:
 
 
 # Runs every block in one Python process (starting Python, aws-cdk-lib and jsii once instead of once a block), each
-# in its own empty folder as its own script (a fresh namespace: nothing one block imports or defines reaches the
-# next), or as its own pytest run; prints each block's exit code as the last line.
+# in its own empty folder as its own script (a fresh namespace, its own sys.path[0] and argv) or as its own pytest
+# run. CDK_OUTDIR is unset, so each App synthesizes into a new folder of its own (CDK's default, under TMPDIR): CDK's
+# Node process reads the environment once, so setting CDK_OUTDIR per block would not reach it. Modules stay
+# imported from block to block (tests/test_wheel.py type-checks each block alone with `mypy --strict`). Each block's
+# output follows a line "@@ <folder>"; the last line is every block's exit code.
 RUNNER = """
 import json, os, runpy, sys, traceback
-codes = {}
-for folder, how in json.loads(sys.argv[1]).items():
+codes = []
+for folder, how in json.loads(sys.argv[1]):
     os.chdir(folder)
-    os.environ["CDK_OUTDIR"] = os.path.join(folder, "cdk.out")
-    print(f"== {folder} ({how})", flush=True)
+    sys.path[0] = folder  # as `python example.py` (or pytest's rootdir) would have it
+    print("@@ " + folder, flush=True)
     try:
         if how == "pytest":
             import pytest
+            sys.argv = ["pytest"]
             code = int(pytest.main(["-q", "-p", "no:cacheprovider", "test_example.py"]))
         else:
-            sys.path[0] = folder  # as `python example.py` would have it
-            runpy.run_path("example.py", run_name="__main__")
+            script = os.path.join(folder, "example.py")
+            sys.argv = [script]
+            runpy.run_path(script, run_name="__main__")
             code = 0
     except SystemExit as stopped:
-        code = stopped.code if isinstance(stopped.code, int) else int(stopped.code is not None)
+        if isinstance(stopped.code, int) or stopped.code is None:
+            code = stopped.code or 0
+        else:
+            print(stopped.code)
+            code = 1
     except BaseException:
-        traceback.print_exc()
+        traceback.print_exc(file=sys.stdout)
         code = 1
     sys.stdout.flush()
-    codes[folder] = code
+    codes.append(code)
 print(json.dumps(codes))
 """
 
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Every block run once per test run, outside the repository: exit code and folder by block, and the output."""
+    """Every block run once per test run, outside the repository: by block, its exit code and its output."""
 
     def run() -> dict[str, Any]:
-        folders = {}
+        folders = []
         for index, (how, code) in enumerate(BLOCKS):
             folder = tmp_path_factory.mktemp(f"block{index}")
             (folder / ("test_example.py" if how == "pytest" else "example.py")).write_text(code)
-            folders[str(folder)] = how
+            folders.append((str(folder), how))
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CDK_OUTDIR")}
+        env["TMPDIR"] = str(tmp_path_factory.mktemp("tmp"))  # each App's own cdk.out folder (removed at exit) goes here
         command = [sys.executable, "-c", RUNNER, json.dumps(folders)]
-        cwd = next(iter(folders))
-        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-        output = done.stdout + done.stderr
-        assert done.returncode == 0 and done.stdout.strip(), output[-5000:]
-        codes = json.loads(done.stdout.strip().splitlines()[-1])
-        return {"codes": [codes[folder] for folder in folders], "folders": list(folders), "output": output}
+        out, err = subprocess.PIPE, subprocess.STDOUT  # each block's errors in its own section
+        done = subprocess.run(command, cwd=folders[0][0], env=env, stdout=out, stderr=err, text=True, timeout=900)
+        *printed, last = done.stdout.strip().splitlines() or [""]
+        assert done.returncode == 0 and last.startswith("["), done.stdout[-5000:]
+        sections = "\n".join(printed).split("\n@@ ")  # the first line is "@@ ...": no newline before it
+        sections[0] = sections[0].removeprefix("@@ ")
+        assert [section.split("\n", 1)[0] for section in sections] == [folder for folder, _ in folders]
+        return {"codes": json.loads(last), "outputs": sections}
 
     result: dict[str, Any] = once_per_run(tmp_path_factory, "readme-examples", run)
     return result
@@ -106,6 +118,4 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)), ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_a_readme_example_runs_as_written(index: int, ran: dict[str, Any]) -> None:
-    output = str(ran["output"])
-    this = output[output.find(f"== {ran['folders'][index]} (") :]  # its part of the output, and what followed
-    assert ran["codes"][index] == 0, this[:6000]
+    assert ran["codes"][index] == 0, str(ran["outputs"][index])[-6000:]

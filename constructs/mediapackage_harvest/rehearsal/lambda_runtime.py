@@ -87,7 +87,7 @@ def _on_sys_path(folder: Path) -> Iterator[None]:
 
 _CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _sessions: dict[tuple[str | None, ...], boto3.Session] = {}
-_shared_loader = botocore.loaders.create_loader()
+_shared_loader = botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))  # as botocore's own sessions
 
 
 def new_default_session() -> None:
@@ -104,6 +104,8 @@ def new_default_session() -> None:
             session = boto3.Session(botocore_session=core)
             session.get_credentials()  # resolved now, from this environment, and kept by the session
             _sessions[key] = session
+            paths = _shared_loader.search_paths  # each boto3 Session appends boto3's data folder: once is enough
+            paths[:] = list(dict.fromkeys(paths))
         boto3.DEFAULT_SESSION = _sessions[key]
 
 
