@@ -5,17 +5,15 @@ with ``mypy --strict`` against the installed wheel."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.once_per_run import once_per_run
+from tests.one_process import Program, run_one_after_another
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"^<!-- runnable(?:: (?P<how>pytest))? -->\n```python\n(?P<code>.*?)^```", re.MULTILINE | re.DOTALL)
@@ -52,42 +50,11 @@ def test_ci_runs_exactly_the_readmes_set_up_and_test_commands() -> None:
     assert run[-2:] == [commands["set-up"], commands["tests"]]
 
 
-# Runs every block in one Python process (starting Python, aws-cdk-lib and jsii once instead of once a block), each
-# in its own empty folder as its own script (a fresh namespace, its own sys.path[0] and argv) or as its own pytest
-# run. CDK_OUTDIR is unset, so each App synthesizes into a new folder of its own (CDK's default, under TMPDIR): CDK's
-# Node process reads the environment once, so setting CDK_OUTDIR per block would not reach it. Modules stay
-# imported from block to block (tests/test_wheel.py type-checks each block alone with `mypy --strict`). Each block's
-# output follows a line "@@ <folder>"; the last line is every block's exit code.
-RUNNER = """
-import json, os, runpy, sys, traceback
-codes = []
-for folder, how in json.loads(sys.argv[1]):
-    os.chdir(folder)
-    sys.path[0] = folder  # as `python example.py` (or pytest's rootdir) would have it
-    print("@@ " + folder, flush=True)
-    try:
-        if how == "pytest":
-            import pytest
-            sys.argv = ["pytest"]
-            code = int(pytest.main(["-q", "-p", "no:cacheprovider", "test_example.py"]))
-        else:
-            script = os.path.join(folder, "example.py")
-            sys.argv = [script]
-            runpy.run_path(script, run_name="__main__")
-            code = 0
-    except SystemExit as stopped:
-        if isinstance(stopped.code, int) or stopped.code is None:
-            code = stopped.code or 0
-        else:
-            print(stopped.code)
-            code = 1
-    except BaseException:
-        traceback.print_exc(file=sys.stdout)
-        code = 1
-    sys.stdout.flush()
-    codes.append(code)
-print(json.dumps(codes))
-"""
+# All blocks run in one Python process (tests/one_process.py), each in its own empty folder as its own script or
+# pytest run. CDK_OUTDIR is unset, so each App synthesizes into a new folder of its own (CDK's default, under
+# TMPDIR): CDK's Node process reads the environment once, so a CDK_OUTDIR per block would not reach it. Modules stay
+# imported from block to block (tests/test_wheel.py type-checks each block alone with `mypy --strict`).
+PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "test_example.py"]
 
 
 @pytest.fixture(scope="module")
@@ -95,22 +62,19 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Every block run once per test run, outside the repository: by block, its exit code and its output."""
 
     def run() -> dict[str, Any]:
-        folders = []
+        programs = []
         for index, (how, code) in enumerate(BLOCKS):
             folder = tmp_path_factory.mktemp(f"block{index}")
-            (folder / ("test_example.py" if how == "pytest" else "example.py")).write_text(code)
-            folders.append((str(folder), how))
+            if how == "pytest":
+                (folder / "test_example.py").write_text(code)
+                programs.append(Program(str(folder), "pytest", "pytest", PYTEST_ARGS, folder=str(folder)))
+            else:
+                (folder / "example.py").write_text(code)
+                programs.append(Program(str(folder), "script", str(folder / "example.py"), folder=str(folder)))
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CDK_OUTDIR")}
         env["TMPDIR"] = str(tmp_path_factory.mktemp("tmp"))  # each App's own cdk.out folder (removed at exit) goes here
-        command = [sys.executable, "-c", RUNNER, json.dumps(folders)]
-        out, err = subprocess.PIPE, subprocess.STDOUT  # each block's errors in its own section
-        done = subprocess.run(command, cwd=folders[0][0], env=env, stdout=out, stderr=err, text=True, timeout=900)
-        *printed, last = done.stdout.strip().splitlines() or [""]
-        assert done.returncode == 0 and last.startswith("["), done.stdout[-5000:]
-        sections = "\n".join(printed).split("\n@@ ")  # the first line is "@@ ...": no newline before it
-        sections[0] = sections[0].removeprefix("@@ ")
-        assert [section.split("\n", 1)[0] for section in sections] == [folder for folder, _ in folders]
-        return {"codes": json.loads(last), "outputs": sections}
+        ran = run_one_after_another(programs, cwd=Path(programs[0].folder or "."), env=env, stderr_in_outputs=True)
+        return {"codes": ran.codes, "outputs": ran.outputs}  # each block's errors in its own output
 
     result: dict[str, Any] = once_per_run(tmp_path_factory, "readme-examples", run)
     return result
